@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests use, then runs pytest.
+# Idempotent: on a machine that already has everything it only re-checks and runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+# npm tools: the CQL-to-ELM translator, cql-execution + cql-exec-fhir (differential tests),
+# the medplum validator, and LHC-Forms (served from our own static folder, never a CDN).
+npm ci --prefix tools/node --no-audit --no-fund --loglevel=error
+
+# Debian's Chromium for the SMART app's browser tests (Playwright drives it, never downloads one).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: apt-get install chromium (browser tests will be skipped)" >&2
+  fi
+fi
+
+# Real PostgreSQL when one answers (CI's machine runs one); SQLite otherwise.
+if [ -z "${TEST_DATABASE_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  export TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+fi
+
+exec python3 -m pytest "$@"

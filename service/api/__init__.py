@@ -1,0 +1,1 @@
+"""HTTP routes that belong to no one guide: health, readiness, terminology, policy texts."""

@@ -1,0 +1,19 @@
+"""Liveness and readiness probes."""
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    """The process is up and serving."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """Ready when storage answers; 503 otherwise so a load balancer stops sending traffic."""
+    ok = request.app.state.storage.ping()
+    return JSONResponse({"status": "ready" if ok else "storage unreachable"},
+                        status_code=200 if ok else 503)

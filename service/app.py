@@ -1,0 +1,84 @@
+"""The ASGI application: settings and declarations validated at start-up, routers from one table."""
+from __future__ import annotations
+
+import importlib
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from service.config import Settings, get_settings
+from service.fhir.outcome import outcome_response
+from service.logs import RequestIdMiddleware, configure_logging
+from service.policies.registry import all_policies
+from service.storage import open_storage
+
+# The route registry: each module exposes `router`. Discovery documents are built from the
+# same registries the routes use (crd.services, policies.registry), never from a second list.
+ROUTERS = (
+    "service.api.health",
+    "service.api.terminology",
+    "service.crd.routes",
+    "service.dtr.routes",
+    "service.pas.routes",
+    "service.smart.routes",
+)
+
+log = logging.getLogger("service")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; raises at once on bad settings or an unservable policy declaration."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    all_policies()  # validate every declaration now, not on the first request
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.storage = open_storage(settings)
+        init = getattr(app.state.storage, "migrate", None)
+        if init:
+            init()
+        log.info("started", extra={"fields": {"payers": sorted(all_policies()),
+                                              "storage": app.state.storage.engine.dialect.name}})
+        yield
+        app.state.storage.close()
+
+    app = FastAPI(title="Besponsa prior authorization (Da Vinci CRD, DTR, PAS)",
+                  version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    for name in ROUTERS:
+        app.include_router(importlib.import_module(name).router)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as an OperationOutcome; nothing becomes a clinical determination."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return outcome_response(422, problems)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException):
+        code = "not-found" if exc.status_code == 404 else "processing"
+        return outcome_response(exc.status_code, str(exc.detail), code=code)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):
+        log.exception("unhandled error")
+        return outcome_response(500, "internal error; the request was not processed",
+                                code="exception")
+
+
+def __getattr__(name: str):
+    # `service.app:app` is built on first access so importing this module has no side effects.
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)

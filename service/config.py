@@ -1,0 +1,49 @@
+"""One Settings class: every knob the service reads from its environment."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="Where the embedded SQLite database lives")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in DATA_DIR")
+    public_base_url: str = Field("http://localhost:8080", description="Absolute base for links")
+    log_level: str = "INFO"
+    # Many payers require a clinician to sign every denial: route would-be denials to pend.
+    deny_requires_review: bool = False
+    # Months granted where a policy states no authorization period (Aetna, BCBSNC).
+    default_auth_months: int = Field(6, ge=1, le=24)
+    # CDS Hooks JWT (CDS Hooks 2.0 section "Trusting CDS Clients"): JSON map issuer -> JWKS
+    # file path or allow-listed jku URL. Empty means verification is off (start-up warns).
+    cds_trusted_issuers: str = ""
+    fhir_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    session_secret: str | None = Field(None, description="Signs SMART app session cookies")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_BASE_URL must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'pa.sqlite3').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

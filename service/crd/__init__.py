@@ -1,0 +1,1 @@
+"""CRD part of the service."""

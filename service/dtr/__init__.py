@@ -1,0 +1,1 @@
+"""DTR part of the service."""

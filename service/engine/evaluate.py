@@ -1,0 +1,185 @@
+"""The pure decision engine: answers keyed by concept -> a cited determination (three-valued logic)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from service.policies.concepts import get_concept
+from service.policies.model import (
+    AT_LEAST, AT_MOST, BELOW, CONTINUATION, FALSE, IN, INITIAL, IS, TRUE,
+    AllOf, AnyOf, Fact, Node, Policy, Review, concepts_used,
+)
+
+APPROVE, DENY, PEND = "approve", "deny", "pend"
+NOT_MET, UNKNOWN, EXCLUDED, REVIEW, MET = "not-met", "unknown", "excluded", "review", "met"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One criterion's outcome; `concept` is also the reason code (pa-criteria)."""
+
+    concept: str
+    status: str
+    cite: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Determination:
+    decision: str
+    request_type: str
+    period_months: int | None
+    period_stated: bool
+    path: str | None
+    reasons: tuple[Reason, ...]
+    met: tuple[Reason, ...]
+    would_deny: bool = False
+
+
+def test_fact(fact: Fact, answers: Mapping[str, object]) -> bool | None:
+    """Kleene value of one leaf: None when the answer is missing or records 'unknown'."""
+    value = answers.get(fact.concept)
+    if value is None or value in get_concept(fact.concept).unknown_codes:
+        return None
+    if fact.test == IS:
+        return value == fact.value
+    if fact.test == IN:
+        return value in fact.value
+    if fact.test == AT_LEAST:
+        return value >= fact.value
+    if fact.test == BELOW:
+        return value < fact.value
+    if fact.test == AT_MOST:
+        return value <= fact.value
+    if fact.test == TRUE:
+        return value is True
+    if fact.test == FALSE:
+        return value is False
+    raise ValueError(f"unknown test {fact.test!r}")
+
+
+def evaluate_tree(node: Node, answers: Mapping[str, object]) -> dict[int, bool | None]:
+    """Value of every node keyed by id(node): AND/OR in Kleene's strong three-valued logic."""
+    values: dict[int, bool | None] = {}
+
+    def visit(n: Node) -> bool | None:
+        if isinstance(n, Fact):
+            v = test_fact(n, answers)
+        elif isinstance(n, Review):
+            v = None  # clinical judgement is never assumed
+        else:
+            kids = [visit(c) for c in n.children]
+            if isinstance(n, AllOf):
+                v = False if False in kids else (None if None in kids else True)
+            else:
+                v = True if True in kids else (None if None in kids else False)
+        values[id(n)] = v
+        return v
+
+    visit(node)
+    return values
+
+
+def _join(trail: str, label: str) -> str:
+    return f"{trail} > {label}" if trail else label
+
+
+def explain_tree(node: Node, values: Mapping[int, bool | None], trail: str = "") -> list[Reason]:
+    """Every unmet or unknown leaf that stands between this node and 'met', with its citation."""
+    v = values[id(node)]
+    if v is True:
+        return []
+    if isinstance(node, Fact):
+        return [Reason(node.concept, UNKNOWN if v is None else NOT_MET, node.cite, trail)]
+    if isinstance(node, Review):
+        return [Reason(node.concept, REVIEW, node.cite, trail)]
+    here = _join(trail, node.label)
+    kids = node.children
+    if isinstance(node, AnyOf) and v is None:
+        # Only branches still open matter for a pend: the closed ones cannot approve.
+        kids = tuple(c for c in kids if values[id(c)] is None)
+    out: list[Reason] = []
+    for child in kids:
+        out.extend(explain_tree(child, values, here))
+    return out
+
+
+def trace_met(node: Node, values: Mapping[int, bool | None], trail: str = "") -> tuple[str, list[Reason]]:
+    """The first fully met path of a true tree and the cited facts that met it."""
+    if isinstance(node, Fact):
+        return trail, ([Reason(node.concept, MET, node.cite, trail)] if node.cite else [])
+    here = _join(trail, node.label)
+    if isinstance(node, AnyOf):
+        first = next(c for c in node.children if values[id(c)] is True)
+        return trace_met(first, values, here)
+    met: list[Reason] = []
+    path = here
+    for child in node.children:
+        sub_path, sub_met = trace_met(child, values, here)
+        path = max(path, sub_path, key=len)
+        met.extend(sub_met)
+    return path, met
+
+
+def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
+    seen: dict[tuple[str, str, str], Reason] = {}
+    for r in reasons:
+        seen.setdefault((r.concept, r.status, r.cite), r)
+    return tuple(seen.values())
+
+
+def score_response(policy: Policy, answers: Mapping[str, object], *,
+                   deny_requires_review: bool = False,
+                   default_period_months: int | None = None) -> Determination:
+    """Score answers against a policy: approve on a complete met path, deny, or pend."""
+    request_type = answers.get("request-type") or INITIAL
+    if policy.renewal is None:
+        request_type = INITIAL  # one set of criteria: a renewal is judged as a first request
+    period = policy.periods.get(request_type) or policy.periods[INITIAL]
+    months = period.months if period.months is not None else default_period_months
+
+    excluded = [Reason(e.when.concept, EXCLUDED, e.cite, "exclusion")
+                for e in policy.exclusions if test_fact(e.when, answers) is True]
+    tree = policy.criteria
+    values = evaluate_tree(tree, answers)
+    verdict = values[id(tree)]
+    if excluded:
+        decision, reasons, path, met = DENY, tuple(excluded), None, ()
+    elif verdict is True:
+        path, met_list = trace_met(tree, values)
+        decision, reasons, met = APPROVE, (), _dedupe(met_list)
+    else:
+        decision = DENY if verdict is False else PEND
+        reasons, path, met = _dedupe(explain_tree(tree, values)), None, ()
+    would_deny = decision == DENY and deny_requires_review
+    if would_deny:
+        decision = PEND  # a clinician signs every denial; the reasons stay as they are
+    return Determination(decision, request_type, months if decision == APPROVE else None,
+                         period.months is not None, path, reasons, met, would_deny)
+
+
+def open_concepts(policy: Policy, answers: Mapping[str, object]) -> list[str]:
+    """Unanswered concepts whose answer could still change the decision, in question order."""
+    if any(test_fact(e.when, answers) is True for e in policy.exclusions):
+        return []
+    tree = policy.criteria
+    values = evaluate_tree(tree, answers)
+    wanted: set[str] = set()
+
+    def visit(n: Node) -> None:
+        if values[id(n)] is not None:
+            return  # decided subtrees cannot change the outcome
+        if isinstance(n, Fact):
+            wanted.add(n.concept)
+        for c in getattr(n, "children", ()):
+            visit(c)
+
+    visit(tree)
+    for e in policy.exclusions:
+        if test_fact(e.when, answers) is None and values[id(tree)] is not False:
+            wanted.add(e.when.concept)
+    return [c for c in concepts_used(policy) if c in wanted]
+
+
+__all__ = ["APPROVE", "DENY", "PEND", "CONTINUATION", "Determination", "Reason",
+           "score_response", "open_concepts", "evaluate_tree", "test_fact"]

@@ -1,0 +1,64 @@
+"""JSON logs with a request id on every line; never patient data (guide: no PHI in logs)."""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+import uuid
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": round(record.created, 3), "level": record.levelname, "logger": record.name,
+                 "msg": record.getMessage(), "request_id": request_id.get()}
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = True  # our middleware logs each request
+    # httpx logs full URLs at INFO, and FHIR search URLs can carry patient ids.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class RequestIdMiddleware:
+    """Pure ASGI middleware: X-Request-ID in and out, one access line per request (no query)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.log = logging.getLogger("service.access")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started, status = time.perf_counter(), 500
+
+        async def send_with_id(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            # Path only: query strings can carry patient ids (GET ClaimResponse?patient=...).
+            self.log.info("request", extra={"fields": {
+                "method": scope["method"], "path": scope["path"], "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2)}})
+            request_id.reset(token)

@@ -1,0 +1,1 @@
+"""PAS part of the service."""

@@ -1,0 +1,161 @@
+"""Policy declarations as data: a criteria tree over pa-criteria concepts, each node citing the policy."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Union
+
+# Leaf tests. Each compares one concept's answer with a constant.
+IS, IN, AT_LEAST, BELOW, AT_MOST, TRUE, FALSE = (
+    "is", "in", "at-least", "below", "at-most", "true", "false")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A leaf: one concept's answer compared with a constant, citing the policy's words."""
+
+    concept: str
+    test: str
+    value: object
+    cite: str
+
+
+@dataclass(frozen=True)
+class Review:
+    """A leaf the policy leaves to clinical judgement: never met automatically, so it pends."""
+
+    concept: str
+    cite: str
+
+
+@dataclass(frozen=True)
+class AllOf:
+    label: str
+    children: tuple["Node", ...]
+    cite: str = ""
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    label: str
+    children: tuple["Node", ...]
+    cite: str = ""
+
+
+Node = Union[Fact, Review, AllOf, AnyOf]
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A use the policy names as excluded (experimental, investigational): met means deny."""
+
+    when: Fact
+    cite: str
+
+
+@dataclass(frozen=True)
+class Period:
+    """An authorization period; months None where the policy does not state one."""
+
+    months: int | None
+    cite: str = ""
+
+
+@dataclass(frozen=True)
+class BillingCode:
+    system: str
+    code: str
+    display: str
+
+
+HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+CPT = "http://www.ama-assn.org/go/cpt"
+
+INITIAL, CONTINUATION = "initial", "continuation"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One payer's medical policy for Besponsa, declared once; everything else derives from it."""
+
+    payer_id: str
+    payer_name: str
+    title: str
+    version: str
+    source_file: str
+    effective: date | None
+    initial: Node
+    periods: dict[str, Period]
+    renewal: Node | None = None
+    exclusions: tuple[Exclusion, ...] = ()
+    documentation: tuple[str, ...] = ()
+    billing_codes: tuple[BillingCode, ...] = ()
+    # Policies whose text asks the prescriber to agree to something get a signature item.
+    requires_attestation_signature: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def criteria(self) -> Node:
+        """The whole tree; renewals are judged on their own branch when the policy has one."""
+        if self.renewal is None:
+            return self.initial
+        return AnyOf("request", (
+            AllOf("initial", (Fact("request-type", IS, INITIAL, ""), self.initial)),
+            AllOf("continuation", (Fact("request-type", IS, CONTINUATION, ""), self.renewal)),
+        ))
+
+
+def walk(node: Node):
+    """Yield every node of a tree, depth first, parents before children."""
+    yield node
+    for child in getattr(node, "children", ()):
+        yield from walk(child)
+
+
+def concepts_used(policy: Policy) -> list[str]:
+    """The concepts a policy depends on, in first-use order (the Questionnaire's item order)."""
+    seen: dict[str, None] = {}
+    for node in walk(policy.criteria):
+        if isinstance(node, (Fact, Review)):
+            seen.setdefault(node.concept, None)
+    for exclusion in policy.exclusions:
+        seen.setdefault(exclusion.when.concept, None)
+    return list(seen)
+
+
+# Small constructors so declarations read like the policy text.
+def is_(concept: str, code: object, cite: str) -> Fact:
+    return Fact(concept, IS, code, cite)
+
+
+def one_of(concept: str, codes: tuple[str, ...], cite: str) -> Fact:
+    return Fact(concept, IN, tuple(codes), cite)
+
+
+def at_least(concept: str, n: float, cite: str) -> Fact:
+    return Fact(concept, AT_LEAST, n, cite)
+
+
+def below(concept: str, n: float, cite: str) -> Fact:
+    return Fact(concept, BELOW, n, cite)
+
+
+def at_most(concept: str, n: float, cite: str) -> Fact:
+    return Fact(concept, AT_MOST, n, cite)
+
+
+def yes(concept: str, cite: str) -> Fact:
+    return Fact(concept, TRUE, True, cite)
+
+
+def no(concept: str, cite: str) -> Fact:
+    return Fact(concept, FALSE, False, cite)
+
+
+def all_of(label: str, *children: Node, cite: str = "") -> AllOf:
+    return AllOf(label, tuple(children), cite)
+
+
+def any_of(label: str, *children: Node, cite: str = "") -> AnyOf:
+    return AnyOf(label, tuple(children), cite)

@@ -1,0 +1,1 @@
+"""SMART part of the service."""

@@ -1,0 +1,47 @@
+"""The storage handle: one engine per process, created at start-up and shared by requests."""
+from __future__ import annotations
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from service.config import Settings
+
+
+class Storage:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query (readiness probe)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("select 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not ready", reported by /readyz
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets readers run beside the single writer; busy_timeout waits instead of failing.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
+
+
+def open_storage(settings: Settings) -> Storage:
+    url = settings.sqlalchemy_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return Storage(engine)

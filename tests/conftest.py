@@ -1,0 +1,25 @@
+"""Shared fixtures: an isolated app per test session on SQLite, or PostgreSQL when asked."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    from service.config import Settings
+    return Settings(data_dir=tmp_path / "data", public_base_url="http://testserver")
+
+
+@pytest.fixture()
+def client(settings):
+    from fastapi.testclient import TestClient
+    from service.app import create_app
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL the tests may use (scripts/test.sh sets it when one answers)."""
+    return os.environ.get("TEST_DATABASE_URL")
