@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from pydantic import ValidationError
+
 from service.config import Settings, get_settings
 from service.fhir.outcome import outcome_response
 from service.logs import RequestIdMiddleware, configure_logging
@@ -31,7 +33,7 @@ log = logging.getLogger("service")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; raises at once on bad settings or an unservable policy declaration."""
-    settings = settings or get_settings()
+    settings = settings or load_settings()
     configure_logging(settings.log_level)
     all_policies()  # validate every declaration now, not on the first request
 
@@ -54,6 +56,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+class SettingsError(SystemExit):
+    """Start-up refused: the message names each bad environment variable."""
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a start-up error naming each bad variable."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
 
 
 def install_error_handlers(app: FastAPI) -> None:

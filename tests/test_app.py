@@ -1,0 +1,75 @@
+"""Operability: health, readiness, request ids, JSON logs, start-up errors, the CodeSystem."""
+import json
+import logging
+
+import pytest
+
+from service.policies.concepts import CONCEPTS, SYSTEM
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_is_503_when_storage_is_unreachable(client):
+    client.app.state.storage.ping = lambda: False
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "storage unreachable"
+
+
+def test_request_id_is_echoed_or_minted(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc123"}).headers["x-request-id"] == "abc123"
+    minted = client.get("/healthz").headers["x-request-id"]
+    assert len(minted) == 32 and minted != "abc123"
+
+
+def test_access_log_is_json_without_query_string(client, caplog):
+    from service.logs import JsonFormatter
+    with caplog.at_level(logging.INFO):
+        client.get("/fhir/CodeSystem/pa-criteria?patient=Patient/secret-123")
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
+    access = [l for l in lines if l["logger"] == "service.access"]
+    assert access and access[-1]["path"] == "/fhir/CodeSystem/pa-criteria"
+    assert access[-1]["status"] == 200 and len(access[-1]["request_id"]) == 32
+    assert all("secret-123" not in json.dumps(l) for l in lines)
+
+
+def test_unknown_route_is_an_operation_outcome(client):
+    response = client.get("/no/such/route")
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize("env,named", [
+    ({"PUBLIC_BASE_URL": "not-a-url"}, "PUBLIC_BASE_URL"),
+    ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+    ({"DEFAULT_AUTH_MONTHS": "0"}, "DEFAULT_AUTH_MONTHS"),
+])
+def test_bad_settings_stop_start_up_naming_the_variable(monkeypatch, env, named):
+    from service.app import SettingsError, load_settings
+    from service.config import get_settings
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError, match=named):
+            load_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_codesystem_lists_every_concept_and_answer_code(client):
+    cs = client.get("/fhir/CodeSystem/pa-criteria").json()
+    assert cs["url"] == SYSTEM and cs["content"] == "complete"
+    codes = {c["code"] for c in cs["concept"]}
+    assert set(CONCEPTS) <= codes
+    assert {"b-all", "lbl", "mrd-positive-consolidation", "not-tested", "continuation"} <= codes
+    assert cs["count"] == len(cs["concept"]) == len(codes)
+
+
+def test_policy_text_is_served(client):
+    text = client.get("/policies/fepblue").text
+    assert "Prescriber agrees NOT to add HSCT conditioning regimens" in text
+    assert client.get("/policies/cigna").status_code == 404
