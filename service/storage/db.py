@@ -22,6 +22,11 @@ class Storage:
         except Exception:  # noqa: BLE001 - any failure means "not ready", reported by /readyz
             return False
 
+    def migrate(self) -> None:
+        """Create or upgrade the schema (Alembic head); safe when several workers start together."""
+        from service.storage.migrate import upgrade_head
+        upgrade_head(self.engine)
+
     def close(self) -> None:
         self.engine.dispose()
 
