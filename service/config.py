@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     cds_trusted_issuers: str = ""
     fhir_timeout_seconds: float = Field(5.0, gt=0, le=60)
     session_secret: str | None = Field(None, description="Signs SMART app session cookies")
+    # PAS reviewer API (pended determinations); unset = the review endpoints answer 503.
+    reviewer_token: str | None = Field(None, description="Bearer token for the PAS reviewer API")
 
     @field_validator("public_base_url")
     @classmethod

@@ -29,6 +29,11 @@ class Claim(Base):
     claim_identifier: Mapped[str | None] = mapped_column(String(512), index=True)
     patient_ref: Mapped[str | None] = mapped_column(String(256), index=True)
     provider_ref: Mapped[str | None] = mapped_column(String(256))
+    # 0002: what PAS inquiry and ClaimResponse search match on (PAS 2.2 "Prior Authorization
+    # Inquiries": member id + provider id), and the request digest that guards idempotency keys.
+    member_key: Mapped[str | None] = mapped_column(String(512), index=True)
+    request_ref: Mapped[str | None] = mapped_column(String(512), index=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     request: Mapped[dict] = mapped_column(JSON)  # the submitted Bundle, echoed in responses
     # Current determination (mirror of the newest claim_responses row, for cheap listing).
     response_id: Mapped[str] = mapped_column(String(64), unique=True)

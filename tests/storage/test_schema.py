@@ -19,7 +19,7 @@ TABLES = {"claims", "questionnaire_responses", "claim_responses", "audit_events"
 
 def test_head_creates_every_table(storage):
     assert TABLES <= set(inspect(storage.engine).get_table_names())
-    assert current_revision(storage.engine) == "0001"
+    assert current_revision(storage.engine) == "0002"
 
 
 def test_migration_matches_models(storage):
@@ -32,7 +32,7 @@ def test_migration_matches_models(storage):
 
 def test_migrate_twice_is_a_no_op(storage):
     storage.migrate()
-    assert current_revision(storage.engine) == "0001"
+    assert current_revision(storage.engine) == "0002"
 
 
 MIGRATE = ("from service.config import Settings; from service.storage import open_storage;"
@@ -60,7 +60,7 @@ def test_concurrent_workers_migrate_once(backend, tmp_path):
         assert [r.returncode for r in results] == [0] * 4, [r.stderr[-800:] for r in results]
         store = open_storage(Settings(data_dir=tmp_path / "data", database_url=url or None))
         try:
-            assert current_revision(store.engine) == "0001"
+            assert current_revision(store.engine) == "0002"
             assert TABLES <= set(inspect(store.engine).get_table_names())
         finally:
             store.close()

@@ -1,0 +1,148 @@
+"""PAS 2.2 ClaimResponse for a determination (profile-claimresponse, item.adjudication reviewAction)."""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from service.engine.evaluate import APPROVE, DENY, EXCLUDED, NOT_MET, REVIEW, UNKNOWN, Reason
+from service.policies.concepts import SYSTEM as CRITERIA_SYSTEM, get_concept
+from service.policies.model import Policy
+
+PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
+REVIEW_ACTION = f"{PAS}/extension-reviewAction"
+REVIEW_ACTION_CODE = f"{PAS}/extension-reviewActionCode"
+ITEM_PREAUTH_PERIOD = f"{PAS}/extension-itemPreAuthPeriod"
+ITEM_PREAUTH_ISSUE_DATE = f"{PAS}/extension-itemPreAuthIssueDate"
+ITEM_AUTHORIZED_PROVIDER = f"{PAS}/extension-itemAuthorizedProvider"
+AUTHORIZED_PROVIDER_TYPE = f"{PAS}/extension-authorizedProviderType"
+REVIEWER = f"{PAS}/extension-claimResponseReviewer"
+PROFILE = f"{PAS}/profile-claimresponse"
+X12_306 = "https://codesystem.x12.org/005010/306"
+X12_98 = "https://codesystem.x12.org/005010/98"
+ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+DETERMINATION_ID_SYSTEM = "http://example.org/fhir/sid/pa-determination"
+NPI = "http://hl7.org/fhir/sid/us-npi"
+# X12 306 (HCR01) review action codes, as PAS 2.2 binds reviewActionCode.
+ACTION_CODES = {APPROVE: ("A1", "Certified in total"), DENY: ("A3", "Not Certified"),
+                "pend": ("A4", "Pended")}
+STATUS_WORDS = {NOT_MET: "not met", UNKNOWN: "not answered or unknown; needed to decide",
+                EXCLUDED: "excluded by the policy", REVIEW: "needs a clinician's review"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: str
+    reasons: tuple[Reason, ...] = ()
+    months: int | None = None
+    path: str | None = None
+    would_deny: bool = False
+    note: str | None = None  # a reviewer's own words
+    reviewer: dict | None = None  # {"human": bool, "npi": str|None}
+
+
+def add_months(start: date, months: int) -> date:
+    """Calendar months later, clamped to the month's last day (Jan 31 + 1 month = Feb 28/29)."""
+    y, m = divmod(start.month - 1 + months, 12)
+    year, month = start.year + y, m + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def describe_reason(reason: Reason) -> str:
+    """Plain words naming the concept, what is wrong and the policy's own sentence."""
+    concept = get_concept(reason.concept)
+    where = f" [{reason.path}]" if reason.path else ""
+    return (f"{concept.display} ({reason.concept}): {STATUS_WORDS.get(reason.status, reason.status)}"
+            f"{where}. Policy: \"{reason.cite}\"")
+
+
+def disposition(policy: Policy, outcome: Outcome, period: dict | None) -> str:
+    """The decision in one plain sentence (ClaimResponse.disposition)."""
+    names = ", ".join(dict.fromkeys(get_concept(r.concept).display for r in outcome.reasons))
+    who = policy.payer_name
+    if outcome.decision == APPROVE:
+        how = " on clinical review" if outcome.reviewer and outcome.reviewer.get("human") else ""
+        return (f"Approved{how}: Besponsa (J9229) meets the {who} criteria; authorized "
+                f"{period['start']} to {period['end']} ({outcome.months} months).")
+    if outcome.decision == DENY:
+        return f"Denied: the {who} criteria are not met ({names or 'clinical review'})."
+    if outcome.would_deny:
+        return (f"Pended for a clinician's review: the answers do not meet the {who} criteria "
+                f"({names}); a denial needs a clinician's signature.")
+    return f"Pended: the {who} criteria cannot be decided yet; needed: {names}."
+
+
+def review_action(outcome: Outcome, number: str) -> dict:
+    code, display = ACTION_CODES[outcome.decision]
+    subs = [{"url": REVIEW_ACTION_CODE,
+             "valueCodeableConcept": {"coding": [{"system": X12_306, "code": code,
+                                                  "display": display}]}},
+            {"url": "number", "valueString": number}]
+    for concept in dict.fromkeys(r.concept for r in outcome.reasons):
+        subs.append({"url": "reasonCode", "valueCodeableConcept": {"coding": [
+            {"system": CRITERIA_SYSTEM, "code": concept, "display": get_concept(concept).display}]}})
+    return {"url": REVIEW_ACTION, "extension": subs}
+
+
+def reviewer_extension(reviewer: dict | None) -> dict:
+    subs = [{"url": "wasHumanReviewedFlag", "valueBoolean": bool(reviewer and reviewer.get("human"))}]
+    if reviewer and reviewer.get("npi"):
+        subs.append({"url": "reviewerNPI", "valueIdentifier": {"system": NPI, "value": reviewer["npi"]}})
+    return {"url": REVIEWER, "extension": subs}
+
+
+def build_item(claim_item: dict, claim: dict, outcome: Outcome, number: str,
+               notes: list[int], period: dict | None, issued: str) -> dict:
+    """One response item echoing Claim.item.sequence (PAS 2.2 spec-34)."""
+    ext = []
+    if period:
+        ext += [{"url": ITEM_PREAUTH_ISSUE_DATE, "valueDate": issued},
+                {"url": ITEM_PREAUTH_PERIOD, "valuePeriod": period}]
+    provider = {"url": ITEM_AUTHORIZED_PROVIDER, "extension": [
+        {"url": AUTHORIZED_PROVIDER_TYPE, "valueCodeableConcept": {
+            "coding": [{"system": X12_98, "code": "SJ", "display": "Service Provider"}]}}]}
+    if isinstance(claim.get("provider"), dict):
+        provider["extension"].insert(0, {"url": "provider", "valueReference": claim["provider"]})
+    ext.append(provider)
+    item = {"extension": ext, "itemSequence": claim_item.get("sequence", 1),
+            "adjudication": [{"extension": [review_action(outcome, number)], "category": {
+                "coding": [{"system": ADJUDICATION, "code": "submitted"}]}}]}
+    if notes:
+        item["noteNumber"] = notes
+    return item
+
+
+def build_claim_response(claim: dict, claim_ref: dict, policy: Policy, outcome: Outcome, *,
+                         response_id: str, version: int, number: str, created: datetime) -> dict:
+    """The ClaimResponse resource (PAS 2.2 PASClaimResponse); `number` is the review number."""
+    issued = created.date().isoformat()
+    period = None
+    if outcome.decision == APPROVE:
+        period = {"start": issued,
+                  "end": add_months(created.date(), outcome.months or 1).isoformat()}
+    texts = [describe_reason(r) for r in outcome.reasons]
+    if outcome.note:
+        texts.append(f"Reviewer: {outcome.note}")
+    notes = [{"number": n, "type": "display", "text": t} for n, t in enumerate(texts, 1)]
+    resource = {
+        "resourceType": "ClaimResponse", "id": response_id,
+        "meta": {"versionId": str(version), "lastUpdated": created.isoformat(), "profile": [PROFILE]},
+        "extension": [reviewer_extension(outcome.reviewer)],
+        "identifier": [{"system": DETERMINATION_ID_SYSTEM, "value": number}],
+        "status": "active", "type": claim.get("type") or {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "pharmacy"}]},
+        "use": "preauthorization", "patient": claim.get("patient"), "created": created.isoformat(),
+        "insurer": claim.get("insurer") or {"display": policy.payer_name},
+        "request": claim_ref, "outcome": "complete",
+        "disposition": disposition(policy, outcome, period),
+    }
+    if claim.get("provider"):
+        resource["requestor"] = claim["provider"]
+    if period:
+        resource["preAuthRef"] = number
+        resource["preAuthPeriod"] = period
+    resource["item"] = [build_item(i, claim, outcome, number, [n["number"] for n in notes],
+                                   period, issued) for i in claim.get("item") or ()]
+    if notes:
+        resource["processNote"] = notes
+    return resource

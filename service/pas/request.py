@@ -1,0 +1,175 @@
+"""A PAS request Bundle read into what scoring needs, or every problem that makes it unusable."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.engine.answers import read_answers
+from service.fhir.responses import read_response_answers
+from service.pas.bundle import BundleIndex, identifier_key, is_besponsa_item, request_digest
+from service.policies.canonical import policy_for_questionnaire
+from service.policies.model import Policy
+from service.policies.registry import all_policies, find_payer_id
+
+
+@dataclass
+class SubmitRequest:
+    bundle: dict
+    index: BundleIndex
+    claim: dict
+    claim_entry: dict
+    policy: Policy
+    questionnaire_response: dict
+    answers: dict
+    items: list[dict]
+    idempotency_key: str
+    digest: str
+    member_key: str | None = None
+    provider_key: str | None = None
+    insurer: dict | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def idempotency_key(bundle: dict, claim: dict) -> str:
+    """Bundle.identifier, else Claim.identifier, else the request digest (PAS retries)."""
+    key = identifier_key(bundle.get("identifier"))
+    if key:
+        return f"bundle:{key}"
+    for ident in claim.get("identifier") or ():
+        key = identifier_key(ident)
+        if key:
+            return f"claim:{key}"
+    return f"sha256:{request_digest(bundle)}"
+
+
+def member_key(index: BundleIndex, claim: dict) -> str | None:
+    """The patient's member id (identifier typed MB, PAS 2.2 inquiry), else its first identifier."""
+    patient = index.resolve(claim.get("patient"), "Patient") or {}
+    idents = [i for i in patient.get("identifier") or () if isinstance(i, dict)]
+    idents += [claim["patient"]["identifier"]] if isinstance(
+        (claim.get("patient") or {}).get("identifier"), dict) else []
+    typed = [i for i in idents if any(c.get("code") == "MB" for c in
+                                      ((i.get("type") or {}).get("coding") or ()))]
+    for ident in typed + idents:
+        if identifier_key(ident):
+            return identifier_key(ident)
+    return None
+
+
+def provider_keys(index: BundleIndex, reference: object) -> list[str]:
+    """Identifier keys of the provider a Claim names (NPI and any others), for inquiry matching."""
+    res = index.resolve(reference) or {}
+    if res.get("resourceType") == "PractitionerRole":
+        res = index.resolve(res.get("practitioner")) or res
+    idents = list(res.get("identifier") or ())
+    if isinstance(reference, dict) and isinstance(reference.get("identifier"), dict):
+        idents.append(reference["identifier"])
+    return [k for k in (identifier_key(i) for i in idents) if k]
+
+
+def read_payer(index: BundleIndex, claim: dict, problems: list[str]) -> tuple[str | None, dict | None]:
+    """Claim.insurance (focal) -> Coverage -> payor Organization -> payer id (CONTRACT: Payers)."""
+    insurance = [i for i in claim.get("insurance") or () if isinstance(i, dict)]
+    focal = [i for i in insurance if i.get("focal")] or insurance
+    if not focal:
+        problems.append("Claim.insurance: missing; it must reference the patient's Coverage")
+        return None, None
+    coverage = index.resolve(focal[0].get("coverage"), "Coverage")
+    if coverage is None:
+        problems.append("Claim.insurance.coverage: must reference a Coverage inside the Bundle")
+        return None, None
+    payors = [p for p in coverage.get("payor") or () if isinstance(p, dict)]
+    if not payors:
+        problems.append("Coverage.payor: missing")
+        return None, None
+    org = index.resolve(payors[0], "Organization") or {}
+    idents = list(org.get("identifier") or ())
+    if isinstance(payors[0].get("identifier"), dict):
+        idents.append(payors[0]["identifier"])
+    payer = find_payer_id(idents, org.get("name") or payors[0].get("display"))
+    if payer is None:
+        problems.append("Coverage.payor: not a payer this service decides for "
+                        f"(known: {', '.join(sorted(all_policies()))})")
+    return payer, {k: v for k, v in payors[0].items() if k in ("reference", "identifier", "display")}
+
+
+def read_questionnaire_response(index: BundleIndex, claim: dict, problems: list[str]) -> dict | None:
+    """The one QuestionnaireResponse that Claim.supportingInfo references (valueReference)."""
+    found = []
+    for info in claim.get("supportingInfo") or ():
+        if isinstance(info, dict) and isinstance(info.get("valueReference"), dict):
+            res = index.resolve(info["valueReference"], "QuestionnaireResponse")
+            if res is not None and res not in found:
+                found.append(res)
+    if not found:
+        problems.append("Claim.supportingInfo: no valueReference to a QuestionnaireResponse in the "
+                        "Bundle (the completed DTR response is required)")
+        return None
+    if len(found) > 1:
+        problems.append(f"Claim.supportingInfo: {len(found)} QuestionnaireResponses referenced; "
+                        "send exactly one completed response")
+        return None
+    if found[0].get("status") == "entered-in-error":
+        problems.append("QuestionnaireResponse.status: entered-in-error cannot support a request")
+    return found[0]
+
+
+def read_items(claim: dict, problems: list[str]) -> list[dict]:
+    """Claim.item: every item must be Besponsa (HCPCS J9229), quantities in 0.1 mg units."""
+    items = [i for i in claim.get("item") or () if isinstance(i, dict)]
+    if not items:
+        problems.append("Claim.item: at least one item (HCPCS J9229) is required")
+    for n, item in enumerate(items):
+        if not is_besponsa_item(item):
+            codes = [c.get("code") for c in (item.get("productOrService") or {}).get("coding") or ()
+                     if isinstance(c, dict)]
+            problems.append(f"Claim.item[{n}].productOrService: {codes or 'no code'} is not HCPCS "
+                            "J9229 (inotuzumab ozogamicin); this service decides Besponsa only")
+        if not isinstance(item.get("sequence"), int):
+            problems.append(f"Claim.item[{n}].sequence: a positive integer is required")
+        qty = (item.get("quantity") or {}).get("value") if isinstance(item.get("quantity"), dict) else None
+        if qty is not None and (isinstance(qty, bool) or not isinstance(qty, (int, float)) or qty <= 0):
+            problems.append(f"Claim.item[{n}].quantity.value: must be a positive number of "
+                            "0.1 mg units")
+    return items
+
+
+def read_submit(bundle: dict) -> tuple[SubmitRequest | None, list[str]]:
+    """Every check of PAS 2.2 $submit input we rely on; all problems are reported together."""
+    problems: list[str] = []
+    entries = bundle.get("entry")
+    first = entries[0] if isinstance(entries, list) and entries and isinstance(entries[0], dict) else {}
+    claim = first.get("resource") if isinstance(first.get("resource"), dict) else {}
+    if claim.get("resourceType") != "Claim":
+        return None, ["Bundle.entry[0]: the first entry must be the Claim (PAS ClaimFirst)"]
+    if bundle.get("type") != "collection":
+        problems.append(f"Bundle.type: must be 'collection', got {bundle.get('type')!r}")
+    if claim.get("use") != "preauthorization":
+        problems.append(f"Claim.use: must be 'preauthorization', got {claim.get('use')!r}")
+    index = BundleIndex(bundle)
+    if index.resolve(claim.get("patient"), "Patient") is None and not (claim.get("patient") or {}).get("identifier"):
+        problems.append("Claim.patient: must reference a Patient in the Bundle")
+    items = read_items(claim, problems)
+    payer, payor_ref = read_payer(index, claim, problems)
+    qr = read_questionnaire_response(index, claim, problems)
+    policy, answers = None, {}
+    if qr is not None:
+        canonical = qr.get("questionnaire") or ""
+        policy = policy_for_questionnaire(canonical, all_policies()) if canonical else None
+        if policy is None:
+            problems.append(f"QuestionnaireResponse.questionnaire: {canonical or 'missing'!s} is not "
+                            "one of this service's Questionnaires")
+        elif payer and policy.payer_id != payer:
+            problems.append(f"QuestionnaireResponse.questionnaire answers payer '{policy.payer_id}' "
+                            f"but the Coverage's payer is '{payer}'; they must agree")
+        raw, read_problems = read_response_answers(qr)
+        answers, type_problems = read_answers(raw)
+        problems += [f"QuestionnaireResponse: {p}" for p in read_problems + type_problems]
+    if problems:
+        return None, problems
+    return SubmitRequest(
+        bundle=bundle, index=index, claim=claim, claim_entry=first, policy=policy,
+        questionnaire_response=qr, answers=answers, items=items,
+        idempotency_key=idempotency_key(bundle, claim), digest=request_digest(bundle),
+        member_key=member_key(index, claim),
+        provider_key=next(iter(provider_keys(index, claim.get("provider"))), None),
+        insurer=claim.get("insurer") or payor_ref), []

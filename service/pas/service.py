@@ -1,0 +1,116 @@
+"""Claim/$submit: score a PAS request, store the determination durably, answer a PAS response Bundle."""
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timezone
+
+from service.engine.evaluate import score_response
+from service.pas.bundle import BundleIndex, identifier_key
+from service.pas.claimresponse import DETERMINATION_ID_SYSTEM, Outcome, build_claim_response
+from service.pas.request import SubmitRequest
+from service.storage import claims as repo
+
+PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
+RESPONSE_BUNDLE = f"{PAS}/profile-pas-response-bundle"
+INQUIRY_RESPONSE_BUNDLE = f"{PAS}/profile-pas-inquiry-response-bundle"
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before for a different request."""
+
+
+def new_review_number(now: datetime) -> str:
+    """Authorization / review number (PAS reviewAction.number, preAuthRef): date + random part."""
+    return f"PA{now:%Y%m%d}-{secrets.token_hex(5).upper()}"
+
+
+def claim_reference(req: SubmitRequest) -> dict:
+    """ClaimResponse.request: the Claim as the request named it (fullUrl) plus its identifier."""
+    ref = {"reference": req.claim_entry.get("fullUrl") or f"Claim/{req.claim.get('id')}"}
+    idents = [i for i in req.claim.get("identifier") or () if isinstance(i, dict)]
+    if idents:
+        ref["identifier"] = idents[0]
+    return ref
+
+
+def search_reference(req: SubmitRequest) -> str:
+    """The `request` search key: Claim/<id> when the Claim has an id, else its fullUrl."""
+    if req.claim.get("id"):
+        return f"Claim/{req.claim['id']}"
+    return str(req.claim_entry.get("fullUrl") or "")
+
+
+def decide(req: SubmitRequest, settings) -> Outcome:
+    det = score_response(req.policy, req.answers, deny_requires_review=settings.deny_requires_review,
+                         default_period_months=settings.default_auth_months)
+    return Outcome(det.decision, det.reasons, det.period_months, det.path, det.would_deny,
+                   reviewer={"human": False})
+
+
+def submit(storage, settings, req: SubmitRequest) -> repo.Stored:
+    """Replay a stored determination for a known key, else decide, store and return it."""
+    known = repo.find_by_key(storage, req.idempotency_key)
+    if known is None:
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        outcome = decide(req, settings)
+        claim_view = {**req.claim, "insurer": req.insurer}
+        response_id, number = str(uuid.uuid4()), new_review_number(now)
+        resource = build_claim_response(claim_view, claim_reference(req), req.policy, outcome,
+                                        response_id=response_id, version=1, number=number,
+                                        created=now)
+        claim_ident = next((identifier_key(i) for i in req.claim.get("identifier") or ()), None)
+        known = repo.save_submission(storage, claim={
+            "id": uuid.uuid4().hex, "idempotency_key": req.idempotency_key,
+            "payer_id": req.policy.payer_id, "claim_identifier": claim_ident,
+            "patient_ref": (req.claim.get("patient") or {}).get("reference"),
+            "provider_ref": req.provider_key, "member_key": req.member_key,
+            "request_ref": search_reference(req), "request_hash": req.digest,
+            "request": req.bundle, "response_id": response_id, "decision": outcome.decision,
+        }, questionnaire={"questionnaire": req.questionnaire_response.get("questionnaire"),
+                          "answers": req.answers, "resource": req.questionnaire_response},
+            response={"resource": resource, "decision": outcome.decision,
+                      "review_code": resource_action_code(resource), "auth_number": number})
+    if known.claim.request_hash != req.digest:
+        raise IdempotencyConflict(
+            f"identifier {req.idempotency_key.split(':', 1)[1]} was already used for a different "
+            "request; send a new Bundle.identifier for a new request")
+    return known
+
+
+def resource_action_code(resource: dict) -> str:
+    """The X12 306 code the response carries (first item), kept as a column for listing."""
+    for ext in resource["item"][0]["adjudication"][0]["extension"][0]["extension"]:
+        if ext["url"].endswith("extension-reviewActionCode"):
+            return ext["valueCodeableConcept"]["coding"][0]["code"]
+    raise ValueError("ClaimResponse without a review action code")
+
+
+def echoed_entries(request_bundle: dict, claim_response: dict) -> list[dict]:
+    """Request resources the ClaimResponse references, with their request fullUrls (spec-33)."""
+    index, out, seen = BundleIndex(request_bundle), [], set()
+    refs = [claim_response.get(k) for k in ("patient", "insurer", "requestor")]
+    for ref in refs:
+        entry = index.entry_for(ref)
+        if entry and entry.get("fullUrl") and entry["fullUrl"] not in seen:
+            seen.add(entry["fullUrl"])
+            out.append({"fullUrl": entry["fullUrl"], "resource": entry["resource"]})
+    return out
+
+
+def response_bundle(base: str, stored: repo.Stored, *, inquiry: bool = False) -> dict:
+    """PAS response Bundle: collection, identifier, timestamp, ClaimResponse first (ClaimResponseFirst)."""
+    resource = stored.response.resource
+    request_bundle = stored.claim.request or {}
+    identifier = request_bundle.get("identifier") if not inquiry else None
+    bundle = {
+        "resourceType": "Bundle", "id": str(uuid.uuid4()),
+        "meta": {"profile": [INQUIRY_RESPONSE_BUNDLE if inquiry else RESPONSE_BUNDLE]},
+        "identifier": identifier or {"system": DETERMINATION_ID_SYSTEM,
+                                     "value": resource["identifier"][0]["value"]},
+        "type": "collection",
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "entry": [{"fullUrl": f"{base}/fhir/ClaimResponse/{resource['id']}", "resource": resource}],
+    }
+    bundle["entry"] += echoed_entries(request_bundle, resource)
+    return bundle

@@ -1,0 +1,129 @@
+"""PAS repository: one claim per idempotency key, every ClaimResponse version kept (PAS 2.2)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from service.storage.models import (
+    AuditEvent, Claim, ClaimResponseRow, QuestionnaireResponseRow, utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Stored:
+    claim: Claim
+    response: ClaimResponseRow
+    created: bool = False
+
+
+class ReviewConflict(Exception):
+    """The determination changed (or was final) while a reviewer was deciding."""
+
+
+def find_by_key(storage, key: str) -> Stored | None:
+    """The claim stored under an idempotency key with its current ClaimResponse."""
+    with storage.sessions() as session:
+        claim = session.scalar(select(Claim).where(Claim.idempotency_key == key))
+        return _current(session, claim) if claim else None
+
+
+def _current(session, claim: Claim) -> Stored:
+    row = session.scalar(select(ClaimResponseRow).where(
+        ClaimResponseRow.claim_id == claim.id, ClaimResponseRow.version == claim.current_version))
+    return Stored(claim, row)
+
+
+def save_submission(storage, *, claim: dict, questionnaire: dict, response: dict) -> Stored:
+    """Store claim, answers and determination v1 in one transaction; a duplicate key replays.
+
+    `response` holds resource, decision, review_code, auth_number. Under concurrent retries the
+    unique idempotency key lets exactly one insert win; the losers read the winner's row.
+    """
+    now = utcnow()
+    try:
+        with storage.sessions.begin() as session:
+            row = Claim(created_at=now, current_version=1, **claim)
+            session.add(row)
+            session.flush()  # the unique key is checked here, before the dependent rows
+            session.add(QuestionnaireResponseRow(claim_id=row.id, created_at=now, **questionnaire))
+            resp = ClaimResponseRow(claim_id=row.id, response_id=row.response_id, version=1,
+                                    created_at=now, human_reviewed=False, **response)
+            session.add(resp)
+            session.add(AuditEvent(created_at=now, action="submit", claim_id=row.id,
+                                   actor="pas-client", outcome=row.decision,
+                                   detail={"payer": row.payer_id, "version": 1}))
+        return Stored(row, resp, created=True)
+    except IntegrityError:
+        existing = find_by_key(storage, claim["idempotency_key"])
+        if existing is None:  # a different unique column collided: a genuine fault
+            raise
+        return existing
+
+
+def get_response(storage, response_id: str, version: int | None = None) -> Stored | None:
+    """A ClaimResponse by id: the current version, or a given one from history."""
+    with storage.sessions() as session:
+        claim = session.scalar(select(Claim).where(Claim.response_id == response_id))
+        if claim is None:
+            return None
+        if version is None:
+            return _current(session, claim)
+        row = session.scalar(select(ClaimResponseRow).where(
+            ClaimResponseRow.claim_id == claim.id, ClaimResponseRow.version == version))
+        return Stored(claim, row) if row else None
+
+
+def search(storage, *, patient_ref: str | None = None, request_ref: str | None = None,
+           member_keys: list[str] | None = None, decision: str | None = None,
+           limit: int = 100) -> list[Stored]:
+    """Claims with their current response, filtered by any of the given keys, newest first."""
+    query = select(Claim).order_by(Claim.created_at.desc()).limit(limit)
+    if patient_ref:
+        query = query.where(Claim.patient_ref == patient_ref)
+    if request_ref:
+        query = query.where(Claim.request_ref == request_ref)
+    if member_keys is not None:
+        query = query.where(Claim.member_key.in_(member_keys))
+    if decision:
+        query = query.where(Claim.decision == decision)
+    with storage.sessions() as session:
+        return [_current(session, c) for c in session.scalars(query).all()]
+
+
+def add_review(storage, response_id: str, actor: str,
+               build: Callable[[Stored], dict]) -> Stored:
+    """Append a reviewer's version; compare-and-set on current_version so two reviews never race.
+
+    `build(current)` returns resource, decision, review_code, auth_number for the new version.
+    """
+    current = get_response(storage, response_id)
+    if current is None:
+        raise KeyError(response_id)
+    fields = build(current)
+    version, now = current.claim.current_version + 1, utcnow()
+    try:
+        with storage.sessions.begin() as session:
+            moved = session.execute(
+                update(Claim).where(Claim.id == current.claim.id,
+                                    Claim.current_version == version - 1)
+                .values(current_version=version, decision=fields["decision"]))
+            if moved.rowcount != 1:
+                raise ReviewConflict("the determination changed while it was being reviewed")
+            row = ClaimResponseRow(claim_id=current.claim.id, response_id=response_id,
+                                   version=version, created_at=now, human_reviewed=True, **fields)
+            session.add(row)
+            session.add(AuditEvent(created_at=now, action="review", claim_id=current.claim.id,
+                                   actor=actor, outcome=fields["decision"],
+                                   detail={"version": version}))
+    except IntegrityError as exc:
+        raise ReviewConflict("another review was stored first") from exc
+    return get_response(storage, response_id)
+
+
+def history(storage, response_id: str) -> list[ClaimResponseRow]:
+    with storage.sessions() as session:
+        return list(session.scalars(select(ClaimResponseRow).where(
+            ClaimResponseRow.response_id == response_id).order_by(ClaimResponseRow.version)))
