@@ -1,0 +1,38 @@
+"""PAS end-to-end fixtures: one live server per storage backend (SQLite, PostgreSQL)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.pas.server import running_server
+from tests.storage.pg import throwaway_database
+
+REVIEWER_TOKEN = "test-reviewer-token"
+
+
+@pytest.fixture(scope="session")
+def pas_pg_url():
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request, tmp_path_factory, pas_pg_url):
+    """(name, data_dir, database_url) for each storage the service supports."""
+    if request.param == "postgresql" and not pas_pg_url:
+        pytest.skip("TEST_DATABASE_URL not set (no PostgreSQL reachable)")
+    return (request.param, tmp_path_factory.mktemp(f"pas-{request.param}") / "data",
+            pas_pg_url if request.param == "postgresql" else None)
+
+
+@pytest.fixture(scope="module")
+def server(backend):
+    _, data_dir, url = backend
+    with running_server(data_dir, url, REVIEWER_TOKEN=REVIEWER_TOKEN) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def http(server):
+    import httpx
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
