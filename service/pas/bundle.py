@@ -80,6 +80,7 @@ def request_digest(bundle: dict) -> str:
 
 def is_besponsa_item(item: dict) -> bool:
     """True when the item's productOrService is HCPCS J9229 (or legacy C9028)."""
-    codings = ((item.get("productOrService") or {}).get("coding") or ())
-    return any(isinstance(c, dict) and c.get("system") in HCPCS_SYSTEMS
+    concept = item.get("productOrService")
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    return isinstance(codings, list) and any(isinstance(c, dict) and c.get("system") in HCPCS_SYSTEMS
                and c.get("code") in BESPONSA_HCPCS for c in codings)

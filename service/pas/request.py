@@ -11,6 +11,16 @@ from service.policies.model import Policy
 from service.policies.registry import all_policies, find_payer_id
 
 
+def obj(value: object) -> dict:
+    """The value when it is a JSON object, else {} (malformed input is reported, never crashes)."""
+    return value if isinstance(value, dict) else {}
+
+
+def objs(value: object) -> list[dict]:
+    """The JSON objects of a list; anything else reads as empty."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 @dataclass
 class SubmitRequest:
     bundle: dict
@@ -34,7 +44,7 @@ def idempotency_key(bundle: dict, claim: dict) -> str:
     key = identifier_key(bundle.get("identifier"))
     if key:
         return f"bundle:{key}"
-    for ident in claim.get("identifier") or ():
+    for ident in objs(claim.get("identifier")):
         key = identifier_key(ident)
         if key:
             return f"claim:{key}"
@@ -44,11 +54,11 @@ def idempotency_key(bundle: dict, claim: dict) -> str:
 def member_key(index: BundleIndex, claim: dict) -> str | None:
     """The patient's member id (identifier typed MB, PAS 2.2 inquiry), else its first identifier."""
     patient = index.resolve(claim.get("patient"), "Patient") or {}
-    idents = [i for i in patient.get("identifier") or () if isinstance(i, dict)]
-    idents += [claim["patient"]["identifier"]] if isinstance(
-        (claim.get("patient") or {}).get("identifier"), dict) else []
+    idents = objs(patient.get("identifier"))
+    ref_ident = obj(obj(claim.get("patient")).get("identifier"))
+    idents += [ref_ident] if ref_ident else []
     typed = [i for i in idents if any(c.get("code") == "MB" for c in
-                                      ((i.get("type") or {}).get("coding") or ()))]
+                                      objs(obj(i.get("type")).get("coding")))]
     for ident in typed + idents:
         if identifier_key(ident):
             return identifier_key(ident)
@@ -60,15 +70,15 @@ def provider_keys(index: BundleIndex, reference: object) -> list[str]:
     res = index.resolve(reference) or {}
     if res.get("resourceType") == "PractitionerRole":
         res = index.resolve(res.get("practitioner")) or res
-    idents = list(res.get("identifier") or ())
-    if isinstance(reference, dict) and isinstance(reference.get("identifier"), dict):
+    idents = objs(res.get("identifier"))
+    if obj(obj(reference).get("identifier")):
         idents.append(reference["identifier"])
     return [k for k in (identifier_key(i) for i in idents) if k]
 
 
 def read_payer(index: BundleIndex, claim: dict, problems: list[str]) -> tuple[str | None, dict | None]:
     """Claim.insurance (focal) -> Coverage -> payor Organization -> payer id (CONTRACT: Payers)."""
-    insurance = [i for i in claim.get("insurance") or () if isinstance(i, dict)]
+    insurance = objs(claim.get("insurance"))
     focal = [i for i in insurance if i.get("focal")] or insurance
     if not focal:
         problems.append("Claim.insurance: missing; it must reference the patient's Coverage")
@@ -77,15 +87,16 @@ def read_payer(index: BundleIndex, claim: dict, problems: list[str]) -> tuple[st
     if coverage is None:
         problems.append("Claim.insurance.coverage: must reference a Coverage inside the Bundle")
         return None, None
-    payors = [p for p in coverage.get("payor") or () if isinstance(p, dict)]
+    payors = objs(coverage.get("payor"))
     if not payors:
         problems.append("Coverage.payor: missing")
         return None, None
     org = index.resolve(payors[0], "Organization") or {}
-    idents = list(org.get("identifier") or ())
-    if isinstance(payors[0].get("identifier"), dict):
+    idents = objs(org.get("identifier"))
+    if obj(payors[0].get("identifier")):
         idents.append(payors[0]["identifier"])
-    payer = find_payer_id(idents, org.get("name") or payors[0].get("display"))
+    name = org.get("name") or payors[0].get("display")
+    payer = find_payer_id(idents, name if isinstance(name, str) else None)
     if payer is None:
         problems.append("Coverage.payor: not a payer this service decides for "
                         f"(known: {', '.join(sorted(all_policies()))})")
@@ -95,8 +106,8 @@ def read_payer(index: BundleIndex, claim: dict, problems: list[str]) -> tuple[st
 def read_questionnaire_response(index: BundleIndex, claim: dict, problems: list[str]) -> dict | None:
     """The one QuestionnaireResponse that Claim.supportingInfo references (valueReference)."""
     found = []
-    for info in claim.get("supportingInfo") or ():
-        if isinstance(info, dict) and isinstance(info.get("valueReference"), dict):
+    for info in objs(claim.get("supportingInfo")):
+        if isinstance(info.get("valueReference"), dict):
             res = index.resolve(info["valueReference"], "QuestionnaireResponse")
             if res is not None and res not in found:
                 found.append(res)
@@ -113,20 +124,38 @@ def read_questionnaire_response(index: BundleIndex, claim: dict, problems: list[
     return found[0]
 
 
+def check_item_shape(items: object, where: str, problems: list[str]) -> None:
+    """QuestionnaireResponse.item / .answer are lists of objects at every depth (FHIR R4)."""
+    if items is None:
+        return
+    if not isinstance(items, list) or len(objs(items)) != len(items):
+        problems.append(f"{where}: must be a list of objects")
+        return
+    for n, item in enumerate(items):
+        answers = item.get("answer")
+        if answers is not None and (not isinstance(answers, list) or len(objs(answers)) != len(answers)):
+            problems.append(f"{where}[{n}].answer ({item.get('linkId')}): must be a list of objects")
+            continue
+        check_item_shape(item.get("item"), f"{where}[{n}].item", problems)
+        for m, answer in enumerate(answers or ()):
+            check_item_shape(answer.get("item"), f"{where}[{n}].answer[{m}].item", problems)
+
+
 def read_items(claim: dict, problems: list[str]) -> list[dict]:
     """Claim.item: every item must be Besponsa (HCPCS J9229), quantities in 0.1 mg units."""
-    items = [i for i in claim.get("item") or () if isinstance(i, dict)]
-    if not items:
+    raw = claim.get("item")
+    items = objs(raw)
+    if not items or len(items) != len(raw):
         problems.append("Claim.item: at least one item (HCPCS J9229) is required")
     for n, item in enumerate(items):
         if not is_besponsa_item(item):
-            codes = [c.get("code") for c in (item.get("productOrService") or {}).get("coding") or ()
-                     if isinstance(c, dict)]
+            codes = [c.get("code") for c in objs(obj(item.get("productOrService")).get("coding"))]
             problems.append(f"Claim.item[{n}].productOrService: {codes or 'no code'} is not HCPCS "
                             "J9229 (inotuzumab ozogamicin); this service decides Besponsa only")
-        if not isinstance(item.get("sequence"), int):
+        seq = item.get("sequence")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
             problems.append(f"Claim.item[{n}].sequence: a positive integer is required")
-        qty = (item.get("quantity") or {}).get("value") if isinstance(item.get("quantity"), dict) else None
+        qty = obj(item.get("quantity")).get("value")
         if qty is not None and (isinstance(qty, bool) or not isinstance(qty, (int, float)) or qty <= 0):
             problems.append(f"Claim.item[{n}].quantity.value: must be a positive number of "
                             "0.1 mg units")
@@ -145,15 +174,24 @@ def read_submit(bundle: dict) -> tuple[SubmitRequest | None, list[str]]:
         problems.append(f"Bundle.type: must be 'collection', got {bundle.get('type')!r}")
     if claim.get("use") != "preauthorization":
         problems.append(f"Claim.use: must be 'preauthorization', got {claim.get('use')!r}")
+    for name in ("patient", "provider", "insurer", "type", "priority"):
+        if name in claim and not isinstance(claim[name], dict):
+            problems.append(f"Claim.{name}: must be a JSON object (a Reference or CodeableConcept)")
+    for name in ("identifier", "supportingInfo", "insurance"):
+        if name in claim and (not isinstance(claim[name], list)
+                              or len(objs(claim[name])) != len(claim[name])):
+            problems.append(f"Claim.{name}: must be a list of objects")
+    if "identifier" in bundle and not isinstance(bundle["identifier"], dict):
+        problems.append("Bundle.identifier: must be one Identifier object")
     index = BundleIndex(bundle)
-    if index.resolve(claim.get("patient"), "Patient") is None and not (claim.get("patient") or {}).get("identifier"):
+    if index.resolve(claim.get("patient"), "Patient") is None and not obj(claim.get("patient")).get("identifier"):
         problems.append("Claim.patient: must reference a Patient in the Bundle")
     items = read_items(claim, problems)
     payer, payor_ref = read_payer(index, claim, problems)
     qr = read_questionnaire_response(index, claim, problems)
     policy, answers = None, {}
     if qr is not None:
-        canonical = qr.get("questionnaire") or ""
+        canonical = qr.get("questionnaire") if isinstance(qr.get("questionnaire"), str) else ""
         policy = policy_for_questionnaire(canonical, all_policies()) if canonical else None
         if policy is None:
             problems.append(f"QuestionnaireResponse.questionnaire: {canonical or 'missing'!s} is not "
@@ -161,6 +199,7 @@ def read_submit(bundle: dict) -> tuple[SubmitRequest | None, list[str]]:
         elif payer and policy.payer_id != payer:
             problems.append(f"QuestionnaireResponse.questionnaire answers payer '{policy.payer_id}' "
                             f"but the Coverage's payer is '{payer}'; they must agree")
+        check_item_shape(qr.get("item"), "QuestionnaireResponse.item", problems)
         raw, read_problems = read_response_answers(qr)
         answers, type_problems = read_answers(raw)
         problems += [f"QuestionnaireResponse: {p}" for p in read_problems + type_problems]

@@ -34,7 +34,12 @@ async def claim_submit(request: Request):
     bundle, problems = unwrap_resource(body)
     req = None
     if bundle is not None:
-        req, problems = read_submit(bundle)
+        try:
+            req, problems = read_submit(bundle)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            # a shape no check anticipated: still the client's input, never a 500
+            log.warning("pas submit: unanticipated shape", extra={"fields": {"error": type(exc).__name__}})
+            req, problems = None, [f"the Bundle is not well-formed FHIR JSON ({type(exc).__name__})"]
     if problems:
         log.info("pas submit refused", extra={"fields": {"problems": len(problems)}})
         return outcome_response(422, problems)
@@ -58,7 +63,10 @@ async def claim_inquire(request: Request):
     bundle, problems = unwrap_resource(body)
     keys = None
     if bundle is not None:
-        keys, problems = inquiry.inquiry_keys(bundle)
+        try:
+            keys, problems = inquiry.inquiry_keys(bundle)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            keys, problems = None, [f"the Bundle is not well-formed FHIR JSON ({type(exc).__name__})"]
     if problems:
         return outcome_response(422, problems)
     found = await run_in_threadpool(inquiry.find_matches, request.app.state.storage, keys)
