@@ -44,7 +44,7 @@ def save_submission(storage, *, claim: dict, questionnaire: dict, response: dict
     """
     now = utcnow()
     try:
-        with storage.sessions.begin() as session:
+        with storage.write_lock, storage.sessions.begin() as session:
             row = Claim(created_at=now, current_version=1, **claim)
             session.add(row)
             session.flush()  # the unique key is checked here, before the dependent rows
@@ -105,7 +105,7 @@ def add_review(storage, response_id: str, actor: str,
     fields = build(current)
     version, now = current.claim.current_version + 1, utcnow()
     try:
-        with storage.sessions.begin() as session:
+        with storage.write_lock, storage.sessions.begin() as session:
             moved = session.execute(
                 update(Claim).where(Claim.id == current.claim.id,
                                     Claim.current_version == version - 1)

@@ -1,6 +1,9 @@
 """The storage handle: one engine per process, created at start-up and shared by requests."""
 from __future__ import annotations
 
+import threading
+from contextlib import nullcontext
+
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -12,6 +15,9 @@ class Storage:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer: queue this process's writers on a lock instead of letting them
+        # spin in SQLite's busy handler (coarse sleeps that showed up as multi-second p99).
+        self.write_lock = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (readiness probe)."""

@@ -21,7 +21,7 @@ def record_hook_calls(storage, rows: list[dict]) -> None:
         if not row.get("service_id"):
             raise ValueError("hook_call needs a service_id")
         clean.append({"created_at": utcnow(), "orders_matched": 0, **row})
-    with storage.sessions.begin() as session:
+    with storage.write_lock, storage.sessions.begin() as session:
         session.execute(insert(HookCall), clean)
 
 
@@ -30,6 +30,6 @@ def save_feedback(storage, service_id: str, items: list[dict]) -> int:
     rows = [{"created_at": utcnow(), "service_id": service_id, "card_id": item.get("card"),
              "outcome": item.get("outcome"), "payload": item} for item in items]
     if rows:
-        with storage.sessions.begin() as session:
+        with storage.write_lock, storage.sessions.begin() as session:
             session.execute(insert(HookFeedback), rows)
     return len(rows)
