@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Alembic announces each plugin at INFO on every start; keep only the upgrades themselves.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 # Any constant works; it only has to be the same in every worker (pg_advisory_xact_lock key).
 PG_LOCK_KEY = 0x5A5_0001
 
