@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from service.engine.evaluate import APPROVE, DENY, EXCLUDED, NOT_MET, REVIEW, UNKNOWN, Reason

@@ -97,13 +97,6 @@ async def vread_claim_response(response_id: str, version: int, request: Request)
     return fhir_response(stored.response.resource)
 
 
-def request_key(value: str) -> str:
-    """`request=` as Claim/<id> (a full URL's tail) or a urn:uuid fullUrl, as stored."""
-    if value.startswith("urn:"):
-        return value
-    return "/".join(value.rstrip("/").split("/")[-2:])
-
-
 @router.get("/fhir/ClaimResponse")
 async def search_claim_responses(request: Request):
     """Search by `patient` (reference) and/or `request` (Claim reference): a searchset Bundle."""
@@ -113,11 +106,15 @@ async def search_claim_responses(request: Request):
         return outcome_response(400, f"unsupported search parameter(s): {', '.join(unknown)}",
                                 code="not-supported")
     patient, req_ref = params.get("patient"), params.get("request")
+    count = params.get("_count", "100")
+    if not count.isdigit() or not 1 <= int(count) <= 500:
+        return outcome_response(400, "_count must be an integer from 1 to 500", code="value")
     if not patient and not req_ref:
         return outcome_response(400, "search by patient and/or request", code="required")
     found = await run_in_threadpool(
-        repo.search, request.app.state.storage, patient_ref=patient,
-        request_ref=request_key(req_ref) if req_ref else None)
+        repo.search, request.app.state.storage,
+        patient_ref=service.reference_key(patient) if patient else None,
+        request_ref=service.reference_key(req_ref) if req_ref else None, limit=int(count))
     base = request.app.state.settings.public_base_url
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
                           "entry": [{"fullUrl": f"{base}/fhir/ClaimResponse/{s.response.response_id}",

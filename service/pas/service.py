@@ -14,6 +14,7 @@ from service.storage import claims as repo
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
 RESPONSE_BUNDLE = f"{PAS}/profile-pas-response-bundle"
 INQUIRY_RESPONSE_BUNDLE = f"{PAS}/profile-pas-inquiry-response-bundle"
+INQUIRY_CLAIM_RESPONSE = f"{PAS}/profile-claiminquiryresponse"
 
 
 class IdempotencyConflict(Exception):
@@ -34,11 +35,18 @@ def claim_reference(req: SubmitRequest) -> dict:
     return ref
 
 
+def reference_key(value: str) -> str:
+    """A reference as search keys store it: Type/id (an absolute URL's tail), or a urn as is."""
+    if value.startswith("urn:"):
+        return value
+    return "/".join(value.rstrip("/").split("/")[-2:])
+
+
 def search_reference(req: SubmitRequest) -> str:
     """The `request` search key: Claim/<id> when the Claim has an id, else its fullUrl."""
     if req.claim.get("id"):
         return f"Claim/{req.claim['id']}"
-    return str(req.claim_entry.get("fullUrl") or "")
+    return reference_key(str(req.claim_entry.get("fullUrl") or ""))
 
 
 def decide(req: SubmitRequest, settings) -> Outcome:
@@ -60,10 +68,11 @@ def submit(storage, settings, req: SubmitRequest) -> repo.Stored:
                                         response_id=response_id, version=1, number=number,
                                         created=now)
         claim_ident = next((identifier_key(i) for i in req.claim.get("identifier") or ()), None)
+        patient = (req.claim.get("patient") or {}).get("reference")
         known = repo.save_submission(storage, claim={
             "id": uuid.uuid4().hex, "idempotency_key": req.idempotency_key,
             "payer_id": req.policy.payer_id, "claim_identifier": claim_ident,
-            "patient_ref": (req.claim.get("patient") or {}).get("reference"),
+            "patient_ref": reference_key(patient) if isinstance(patient, str) else None,
             "provider_ref": req.provider_key, "member_key": req.member_key,
             "request_ref": search_reference(req), "request_hash": req.digest,
             "request": req.bundle, "response_id": response_id, "decision": outcome.decision,
@@ -101,6 +110,8 @@ def echoed_entries(request_bundle: dict, claim_response: dict) -> list[dict]:
 def response_bundle(base: str, stored: repo.Stored, *, inquiry: bool = False) -> dict:
     """PAS response Bundle: collection, identifier, timestamp, ClaimResponse first (ClaimResponseFirst)."""
     resource = stored.response.resource
+    if inquiry:  # same determination, announced under the inquiry-response profile
+        resource = {**resource, "meta": {**resource["meta"], "profile": [INQUIRY_CLAIM_RESPONSE]}}
     request_bundle = stored.claim.request or {}
     identifier = request_bundle.get("identifier") if not inquiry else None
     bundle = {

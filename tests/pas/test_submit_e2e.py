@@ -60,10 +60,14 @@ def test_replay_returns_same_determination(http):
     again = http.post("/fhir/Claim/$submit", json={"resourceType": "Parameters", "parameter": [
         {"name": "resource", "resource": request}]}).json()["entry"][0]["resource"]
     assert again == first
-    found = http.get("/fhir/ClaimResponse", params={"request": "Claim/claim1",
-                                                    "patient": "Patient/pat1"}).json()
-    assert found["type"] == "searchset"
-    assert first["id"] in {e["resource"]["id"] for e in found["entry"]}
+    for params in ({"request": "Claim/claim1", "patient": "Patient/pat1"},
+                   {"patient": "http://provider.example.org/fhir/Patient/pat1"}):
+        found = http.get("/fhir/ClaimResponse", params=params).json()
+        assert found["type"] == "searchset"
+        assert first["id"] in {e["resource"]["id"] for e in found["entry"]}
+    none = http.get("/fhir/ClaimResponse", params={"patient": "Patient/nobody"}).json()
+    assert none["total"] == 0
+    assert http.get("/fhir/ClaimResponse", params={"status": "x"}).status_code == 400
 
 
 def test_same_identifier_different_request_is_refused(http):
