@@ -42,6 +42,9 @@ def test_determination(http, case_id, payer, answers, decision, code, months, re
     else:
         assert "preAuthRef" not in cr and item_period(cr) is None
         assert reason in action["reasons"]
+        # an initial request is never told about renewal criteria, nor the reverse
+        if answers.get("request-type") == "initial":
+            assert not {"request-type", "disease-progression"} & set(action["reasons"])
         notes = {n["number"]: n["text"] for n in cr["processNote"]}
         assert sorted(cr["item"][0]["noteNumber"]) == sorted(notes)
         # each named criterion has a note quoting the policy's words
