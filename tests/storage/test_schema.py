@@ -64,3 +64,15 @@ def test_concurrent_workers_migrate_once(backend, tmp_path):
             assert TABLES <= set(inspect(store.engine).get_table_names())
         finally:
             store.close()
+
+
+def test_downgrade_to_base_and_back(storage):
+    from alembic import command
+
+    from service.storage.migrate import alembic_config
+    with storage.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert not TABLES & set(inspect(storage.engine).get_table_names())
+    storage.migrate()
+    assert TABLES <= set(inspect(storage.engine).get_table_names())
+    assert current_revision(storage.engine) == "0002"
