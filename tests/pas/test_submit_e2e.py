@@ -94,6 +94,15 @@ def test_inquire_matches_member_and_provider(http):
     bundles = [p["resource"] for p in resp.json()["parameter"] if p["name"] == "return"]
     assert [b["entry"][0]["resource"]["id"] for b in bundles] == [cr["id"]]
     Bundle.model_validate(bundles[0])
+    # narrowed by the authorization number (PAS extension-authorizationNumber)
+    number = cr["preAuthRef"]
+    inquiry["entry"][0]["resource"]["extension"] = [{
+        "url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-authorizationNumber",
+        "valueString": number}]
+    again = http.post("/fhir/Claim/$inquire", json=inquiry).json()
+    assert [p["resource"]["entry"][0]["resource"]["preAuthRef"] for p in again["parameter"]] == [number]
+    inquiry["entry"][0]["resource"]["extension"][0]["valueString"] = "PA-UNKNOWN"
+    assert http.post("/fhir/Claim/$inquire", json=inquiry).json().get("parameter", []) == []
     # no provider identifier: refused, naming the rule
     inquiry["entry"][4]["resource"]["identifier"] = []
     bad = http.post("/fhir/Claim/$inquire", json=inquiry)
