@@ -140,7 +140,8 @@ def score_response(policy: Policy, answers: Mapping[str, object], *,
 
     excluded = [Reason(e.when.concept, EXCLUDED, e.cite, "exclusion")
                 for e in policy.exclusions if test_fact(e.when, answers) is True]
-    tree = policy.criteria
+    # Once the request type is known the other branch is moot, not unmet: judge this one only.
+    tree = policy.criteria_for(answers.get("request-type"))
     values = evaluate_tree(tree, answers)
     verdict = values[id(tree)]
     if excluded:
@@ -162,7 +163,7 @@ def open_concepts(policy: Policy, answers: Mapping[str, object]) -> list[str]:
     """Unanswered concepts whose answer could still change the decision, in question order."""
     if any(test_fact(e.when, answers) is True for e in policy.exclusions):
         return []
-    tree = policy.criteria
+    tree = policy.criteria_for(answers.get("request-type"))
     values = evaluate_tree(tree, answers)
     wanted: set[str] = set()
 

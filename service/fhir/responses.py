@@ -21,7 +21,12 @@ def iter_items(items: list[dict] | None):
 
 def read_answer(code: str, item: dict) -> tuple[object, str | None]:
     """One item's answer as an engine value, or the problem with it; (None, None) if unanswered."""
-    answers = [a for a in item.get("answer") or () if isinstance(a, dict)]
+    raw = item.get("answer")
+    if raw is None:
+        return None, None
+    if not isinstance(raw, list) or not all(isinstance(a, dict) for a in raw):
+        return None, f"{code}: answer must be an array of answer objects"
+    answers = raw
     if not answers:
         return None, None
     if len(answers) > 1:

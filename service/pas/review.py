@@ -12,7 +12,7 @@ from service.engine.evaluate import APPROVE, DENY, PEND, score_response
 from service.fhir.outcome import fhir_response, outcome_response
 from service.pas.claimresponse import Outcome, build_claim_response
 from service.pas.request import read_submit
-from service.pas.service import claim_reference, relevant_reasons, resource_action_code
+from service.pas.service import claim_reference, resource_action_code
 from service.policies.registry import get_policy
 from service.storage import claims as repo
 
@@ -59,7 +59,7 @@ def review_outcome(current: repo.Stored, decision: str, note: str, npi: str | No
         period = policy.periods.get(det.request_type) or policy.periods["initial"]
         months = period.months if period.months is not None else default_months
         return req, policy, Outcome(APPROVE, (), months, note=note, reviewer=reviewer)
-    return req, policy, Outcome(DENY, relevant_reasons(det, req.answers), note=note,
+    return req, policy, Outcome(DENY, det.reasons, note=note,
                                 reviewer=reviewer)
 
 

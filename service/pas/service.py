@@ -49,20 +49,10 @@ def search_reference(req: SubmitRequest) -> str:
     return reference_key(str(req.claim_entry.get("fullUrl") or ""))
 
 
-def relevant_reasons(det, answers: dict) -> tuple:
-    """Reasons on the branch the request is on: once request-type is answered, the other branch
-    of the policy's initial/continuation switch (model.Policy.criteria) is moot, not unmet."""
-    if "request-type" not in answers:
-        return det.reasons
-    other = "request > " + ("continuation" if det.request_type == "initial" else "initial")
-    return tuple(r for r in det.reasons
-                 if not (r.path == other or r.path.startswith(other + " > ")))
-
-
 def decide(req: SubmitRequest, settings) -> Outcome:
     det = score_response(req.policy, req.answers, deny_requires_review=settings.deny_requires_review,
                          default_period_months=settings.default_auth_months)
-    return Outcome(det.decision, relevant_reasons(det, req.answers), det.period_months, det.path,
+    return Outcome(det.decision, det.reasons, det.period_months, det.path,
                    det.would_deny, reviewer={"human": False})
 
 

@@ -100,10 +100,17 @@ class Policy:
         """The whole tree; renewals are judged on their own branch when the policy has one."""
         if self.renewal is None:
             return self.initial
+        switch = self.periods[CONTINUATION].cite  # the policy's own words for its renewal terms
         return AnyOf("request", (
-            AllOf("initial", (Fact("request-type", IS, INITIAL, ""), self.initial)),
-            AllOf("continuation", (Fact("request-type", IS, CONTINUATION, ""), self.renewal)),
+            AllOf("initial", (Fact("request-type", IS, INITIAL, switch), self.initial)),
+            AllOf("continuation", (Fact("request-type", IS, CONTINUATION, switch), self.renewal)),
         ))
+
+    def criteria_for(self, request_type: object) -> Node:
+        """The branch a known request type is judged on; the whole tree while it is unknown."""
+        if self.renewal is None:
+            return self.initial
+        return {INITIAL: self.initial, CONTINUATION: self.renewal}.get(request_type, self.criteria)
 
 
 def walk(node: Node):

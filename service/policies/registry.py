@@ -58,8 +58,7 @@ def validate_policy(policy: Policy) -> list[str]:
     for node in walk(policy.criteria):
         if isinstance(node, Fact):
             problems += _check_fact(policy, node)
-            if node.concept != "request-type":  # the synthetic renewal switch cites nothing
-                cites.append(node.cite)
+            cites.append(node.cite)
         elif isinstance(node, Review):
             problems += [] if node.concept in CONCEPTS else [f"unknown concept {node.concept!r}"]
             cites.append(node.cite)
@@ -72,8 +71,9 @@ def validate_policy(policy: Policy) -> list[str]:
             problems.append(f"{policy.payer_id}: a criterion cites nothing")
         elif normalize_text(cite) not in text:
             problems.append(f"{policy.payer_id}: citation not found in the policy text: {cite!r}")
-    if "initial" not in policy.periods:
-        problems.append(f"{policy.payer_id}: no initial authorization period declared")
+    for kind in ("initial",) + (("continuation",) if policy.renewal is not None else ()):
+        if kind not in policy.periods:
+            problems.append(f"{policy.payer_id}: no {kind} authorization period declared")
     return problems
 
 
