@@ -1,4 +1,26 @@
-"""Routes for this part; filled in by its issue."""
-from fastapi import APIRouter
+"""DTR routes: Questionnaire read and search (DTR 2.1 section 4; FHIR R4 RESTful API)."""
+from __future__ import annotations
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+
+from service.dtr.artifacts import find_by_canonical, questionnaires, search_bundle
+from service.fhir.outcome import fhir_response, outcome_response
+
+router = APIRouter(tags=["dtr"])
+
+
+@router.get("/fhir/Questionnaire/{qid}")
+def read_questionnaire(qid: str):
+    """FHIR read of a payer's Questionnaire."""
+    found = questionnaires().get(qid)
+    if found is None:
+        return outcome_response(404, f"Questionnaire/{qid} is not known", code="not-found")
+    return fhir_response(found)
+
+
+@router.get("/fhir/Questionnaire")
+def search_questionnaires(request: Request, url: str | None = None, version: str | None = None):
+    """Search by canonical `url` (optionally `url|version`) and `version`."""
+    matches = find_by_canonical(questionnaires(), url, version)
+    return fhir_response(search_bundle("Questionnaire", matches,
+                                       request.app.state.settings.public_base_url))

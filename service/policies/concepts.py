@@ -22,6 +22,9 @@ class Concept:
     unknown_codes: frozenset[str] = field(default_factory=frozenset)
     # Name of the CQL define (and Python equivalent) that prefills it, if the chart can.
     cql_define: str | None = None
+    # Whether a Questionnaire may hide other questions behind this answer (enableWhen). A CD22
+    # result does not: the form should gather everything else while a test is pending.
+    gates_questions: bool = True
 
     def option_display(self, code: str) -> str:
         return dict(self.options).get(code, code)
@@ -49,7 +52,8 @@ _CONCEPTS = (
                 ("positive", "Positive"),
                 ("negative", "Negative"),
                 ("not-tested", "Not tested"),
-            ), unknown_codes=frozenset({"not-tested"}), cql_define="CD22Status"),
+            ), unknown_codes=frozenset({"not-tested"}), cql_define="CD22Status",
+            gates_questions=False),
     Concept("cd22-percent", "CD22-positive blasts (%)", DECIMAL,
             "Percent of blasts that are CD22-positive", cql_define="CD22Percent"),
     Concept("ph-status", "Philadelphia chromosome status", CODING,
