@@ -46,11 +46,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("started", extra={"fields": {"payers": sorted(all_policies()),
                                               "storage": app.state.storage.engine.dialect.name}})
         yield
+        for close in app.state.shutdown_hooks:  # e.g. flush the CRD audit writer
+            close()
         app.state.storage.close()
 
     app = FastAPI(title="Besponsa prior authorization (Da Vinci CRD, DTR, PAS)",
                   version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.shutdown_hooks = []
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
     install_error_handlers(app)

@@ -1,0 +1,80 @@
+"""Prefetch or fetch: the Coverage, its payer and the chart a hook needs (CDS Hooks 2.0 section 4)."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+
+from service.crd.services import CHART_PREFETCH
+
+
+class HookError(Exception):
+    """A request we cannot answer; the edge renders status + OperationOutcome."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def flatten(value: object) -> list[dict]:
+    """The resources in one prefetch value: a resource, or every entry of a Bundle."""
+    if not isinstance(value, dict):
+        return []
+    if value.get("resourceType") == "Bundle":
+        return [e["resource"] for e in value.get("entry") or ()
+                if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    return [value] if value.get("resourceType") else []
+
+
+def fill_template(template: str, request: dict) -> str | None:
+    """Substitute the prefetch tokens we use; None when a token has no value here."""
+    context = request.get("context") or {}
+    user = str(context.get("userId") or "")
+    tokens = {"{{context.patientId}}": context.get("patientId"),
+              "{{userPractitionerRoleId}}": user.split("/", 1)[1] if user.startswith("PractitionerRole/") else None}
+    for token, value in tokens.items():
+        if token in template:
+            if not value:
+                return None
+            template = template.replace(token, str(value))
+    return template
+
+
+async def fetch_query(client: httpx.AsyncClient, base: str, query: str) -> list[dict]:
+    response = await client.get(f"{base.rstrip('/')}/{query}")
+    response.raise_for_status()
+    return flatten(response.json())
+
+
+@dataclass
+class Chart:
+    resources: list[dict]
+
+
+async def gather_chart(request: dict, timeout: float) -> Chart:
+    """Prefetched resources, with what is missing fetched from fhirServer (bearer token)."""
+    prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
+    missing = [k for k in CHART_PREFETCH if prefetch.get(k) is None]
+    resources = [r for k in CHART_PREFETCH for r in flatten(prefetch.get(k))]
+    server = request.get("fhirServer")
+    auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
+    token = auth.get("access_token")
+    if missing and (not isinstance(server, str) or not token):
+        if "coverage" in missing:
+            raise HookError(412, "prefetch 'coverage' is missing and no fhirServer with "
+                                 "fhirAuthorization was given to fetch it")
+        return Chart(resources)
+    if missing:
+        queries = [q for k in missing if (q := fill_template(CHART_PREFETCH[k], request))]
+        try:
+            async with httpx.AsyncClient(timeout=timeout, headers={
+                    "Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}) as client:
+                fetched = await asyncio.gather(*(fetch_query(client, server, q) for q in queries))
+        except httpx.HTTPStatusError as exc:
+            raise HookError(502, f"the EHR FHIR server answered {exc.response.status_code} "
+                                 f"to a prefetch query") from None
+        except (httpx.HTTPError, ValueError) as exc:
+            raise HookError(502, f"the EHR FHIR server could not be read: {type(exc).__name__}") from None
+        resources += [r for batch in fetched for r in batch]
+    return Chart(resources)

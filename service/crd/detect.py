@@ -1,0 +1,58 @@
+"""Which orders are Besponsa orders (CONTRACT: The drug), by every route the contract names."""
+from __future__ import annotations
+
+HCPCS_SYSTEMS = {
+    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+    "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
+}
+HCPCS_CODES = {"J9229", "C9028"}
+NDC_SYSTEM = "http://hl7.org/fhir/sid/ndc"
+NDC_CODES = {"0008-0100-01", "00008-0100-01"}
+NAMES = ("inotuzumab", "besponsa")
+ORDER_TYPES = {"MedicationRequest", "ServiceRequest", "MedicationDispense"}
+
+
+def concept_is_besponsa(concept: dict | None) -> bool:
+    """A CodeableConcept naming Besponsa by HCPCS (any of three systems), NDC or name."""
+    if not isinstance(concept, dict):
+        return False
+    for coding in concept.get("coding") or ():
+        if not isinstance(coding, dict):
+            continue
+        system, code = coding.get("system"), str(coding.get("code") or "").upper()
+        if (system in HCPCS_SYSTEMS and code in HCPCS_CODES) or (system == NDC_SYSTEM and code in NDC_CODES):
+            return True
+        if any(n in str(coding.get("display") or "").lower() for n in NAMES):
+            return True
+    return any(n in str(concept.get("text") or "").lower() for n in NAMES)
+
+
+def resolve_medication(order: dict, reference: str | None, known: dict[str, dict]) -> dict | None:
+    """The Medication an order points to: contained (#id) or elsewhere in the request."""
+    if not reference:
+        return None
+    if reference.startswith("#"):
+        return next((c for c in order.get("contained") or () if isinstance(c, dict)
+                     and c.get("id") == reference[1:]), None)
+    return known.get(reference) or known.get(reference.split("/_history")[0])
+
+
+def is_besponsa_order(order: dict, known: dict[str, dict]) -> bool:
+    """True for a MedicationRequest/ServiceRequest/MedicationDispense of Besponsa."""
+    if not isinstance(order, dict) or order.get("resourceType") not in ORDER_TYPES:
+        return False
+    if concept_is_besponsa(order.get("code")) or concept_is_besponsa(order.get("medicationCodeableConcept")):
+        return True
+    ref = (order.get("medicationReference") or {}).get("reference")
+    medication = resolve_medication(order, ref, known)
+    return bool(medication) and concept_is_besponsa(medication.get("code"))
+
+
+def index_resources(resources: list[dict]) -> dict[str, dict]:
+    """Resources by 'Type/id' and by fullUrl-style keys, to resolve references."""
+    out: dict[str, dict] = {}
+    for r in resources:
+        if isinstance(r, dict) and r.get("resourceType") and r.get("id"):
+            out[f"{r['resourceType']}/{r['id']}"] = r
+    return out

@@ -1,0 +1,83 @@
+"""The CRD service registry: one table drives discovery (CDS Hooks 2.0 section 3) and routing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OBSERVATION_CODES = ",".join(f"http://loinc.org|{c}" for c in (
+    "14017-8", "21821-4", "21822-2", "21823-0", "21795-0", "46434-7"))
+# What every service asks the EHR for up front: the patient, the active Coverage with its payer,
+# the ordering clinician's role (specialty) and the chart facts the five policies depend on.
+CHART_PREFETCH = {
+    "patient": "Patient/{{context.patientId}}",
+    "coverage": "Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor",
+    "practitionerRole": "PractitionerRole?_id={{userPractitionerRoleId}}",
+    "conditions": "Condition?patient={{context.patientId}}",
+    "observations": f"Observation?patient={{{{context.patientId}}}}&code={OBSERVATION_CODES}",
+    "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+    "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+}
+
+# CRD 2.1 "configuration options": what an EHR may switch per call via davinci-crd.configuration.
+CONFIG_OPTIONS = (
+    {"code": "coverage", "type": "boolean", "name": "Coverage information",
+     "description": "Return coverage-information system actions on Besponsa orders.", "default": True},
+    {"code": "cards", "type": "boolean", "name": "Policy and instruction cards",
+     "description": "Return External Reference and Instructions cards.", "default": True},
+    {"code": "max-cards", "type": "integer", "name": "Maximum cards",
+     "description": "The most cards returned in one response.", "default": 10},
+)
+
+
+@dataclass(frozen=True)
+class HookService:
+    id: str
+    hook: str
+    title: str
+    description: str
+    primary: bool  # CRD: only primary hooks (order-sign, order-dispatch) may ask for documentation
+    required_context: tuple[str, ...]
+
+
+SERVICES: tuple[HookService, ...] = (
+    HookService("besponsa-order-sign", "order-sign", "Besponsa coverage at order signing",
+                "Coverage, prior authorization and documentation for inotuzumab ozogamicin orders.",
+                True, ("userId", "patientId", "draftOrders")),
+    HookService("besponsa-order-select", "order-select", "Besponsa coverage at order selection",
+                "Early coverage and prior authorization information while an order is chosen.",
+                False, ("userId", "patientId", "selections", "draftOrders")),
+    HookService("besponsa-order-dispatch", "order-dispatch", "Besponsa coverage at order dispatch",
+                "Coverage and prior authorization when an order is sent to a performer.",
+                True, ("patientId", "dispatchedOrders", "performer")),
+    HookService("besponsa-appointment-book", "appointment-book", "Besponsa coverage at booking",
+                "Coverage information for Besponsa orders behind a booked appointment.",
+                False, ("userId", "patientId", "appointments")),
+    HookService("besponsa-encounter-start", "encounter-start", "Besponsa coverage at encounter start",
+                "Coverage information for the encounter's Besponsa orders.",
+                False, ("userId", "patientId", "encounterId")),
+    HookService("besponsa-encounter-discharge", "encounter-discharge",
+                "Besponsa coverage at discharge", "Coverage information for discharge Besponsa orders.",
+                False, ("userId", "patientId", "encounterId")),
+)
+SERVICES_BY_ID = {s.id: s for s in SERVICES}
+
+
+def discovery_document() -> dict:
+    """GET /cds-services (CDS Hooks 2.0 Discovery), built from SERVICES."""
+    return {"services": [{
+        "hook": s.hook, "id": s.id, "title": s.title, "description": s.description,
+        "prefetch": dict(CHART_PREFETCH),
+        "extension": {"davinci-crd.configuration-options": list(CONFIG_OPTIONS)},
+    } for s in SERVICES]}
+
+
+def read_configuration(request: dict) -> dict:
+    """Options the request sets (davinci-crd.configuration), over the defaults; bad values ignored."""
+    chosen = {o["code"]: o["default"] for o in CONFIG_OPTIONS}
+    given = ((request.get("extension") or {}).get("davinci-crd.configuration")) or {}
+    if isinstance(given, dict):
+        for option in CONFIG_OPTIONS:
+            value = given.get(option["code"])
+            kind = bool if option["type"] == "boolean" else int
+            if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+                chosen[option["code"]] = value
+    return chosen
