@@ -41,6 +41,16 @@ class Settings(BaseSettings):
             raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
 
+    @field_validator("cds_trusted_issuers")
+    @classmethod
+    def _issuers(cls, value: str) -> str:
+        from service.crd.security import parse_issuers  # refuse a bad JWKS map at start-up
+        try:
+            parse_issuers(value)
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+            raise ValueError(f"CDS_TRUSTED_ISSUERS: {exc}") from None
+        return value
+
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'pa.sqlite3').resolve()}"
