@@ -27,6 +27,7 @@ def evaluate_define(define: str, bundle: dict, today: date) -> object:
 def prefill(bundle: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
     """Engine-form values for the requested concepts the chart shows; absent ones are left out."""
     out: dict[str, object] = {}
+    bundle = {**bundle, "_index": defines.index_bundle(bundle)}  # a private view; the caller's is untouched
     for code in concepts:
         define = CONCEPTS[code].cql_define if code in CONCEPTS else None
         if define:

@@ -27,10 +27,20 @@ CD22_POSITIVE_PERCENT = 5  # Aetna: "CD22 positive (i.e., greater than or equal 
 VOID = {"entered-in-error", "cancelled"}
 
 
+def index_bundle(bundle: dict) -> dict[str, list[dict]]:
+    """Resources by type, leaving out those recorded in error (read once, not once per define)."""
+    index: dict[str, list[dict]] = {}
+    for entry in bundle.get("entry") or ():
+        r = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(r, dict) and r.get("status") not in VOID:
+            index.setdefault(r.get("resourceType"), []).append(r)
+    return index
+
+
 def resources(bundle: dict, kind: str) -> list[dict]:
     """Resources of one type in the bundle, leaving out those recorded in error."""
-    found = [e.get("resource") or {} for e in bundle.get("entry") or ()]
-    return [r for r in found if r.get("resourceType") == kind and r.get("status") not in VOID]
+    index = bundle.get("_index")  # set by cql_equivalents.prefill for one evaluation
+    return (index if index is not None else index_bundle(bundle)).get(kind, [])
 
 
 def codings(concept: dict | None) -> list[tuple[str, str]]:

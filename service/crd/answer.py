@@ -1,7 +1,6 @@
 """Coverage answers for Besponsa orders (CRD 2.1 coverage-information extension and cards)."""
 from __future__ import annotations
 
-import copy
 import hashlib
 import uuid
 from datetime import date
@@ -65,10 +64,8 @@ def build_coverage_info(*, order: dict, coverage_ref: str, policy: Policy | None
 
 def annotate_order(order: dict, info: dict) -> dict:
     """The full order with this coverage-information (replacing one from an earlier call)."""
-    updated = copy.deepcopy(order)
-    kept = [e for e in updated.get("extension") or () if e.get("url") != COVERAGE_INFO]
-    updated["extension"] = kept + [info]
-    return updated
+    kept = [e for e in order.get("extension") or () if e.get("url") != COVERAGE_INFO]
+    return {**order, "extension": kept + [info]}  # a new top level; nested parts are only read
 
 
 def card(summary: str, payer: str, topic: str, indicator: str = "info", detail: str | None = None,

@@ -13,7 +13,7 @@ log = logging.getLogger("service.crd.audit")
 class AuditWriter:
     """A daemon thread that batches hook_call rows so order-sign never waits on a disk flush."""
 
-    def __init__(self, storage, batch: int = 200, interval: float = 0.2):
+    def __init__(self, storage, batch: int = 500, interval: float = 0.5):
         self.storage, self.batch, self.interval = storage, batch, interval
         self.rows: queue.Queue = queue.Queue(maxsize=10_000)
         self.stopping = threading.Event()
