@@ -64,7 +64,8 @@ def effective(resource: dict) -> str:
 
 
 def latest(observations: list[dict]) -> dict | None:
-    return max(observations, key=effective, default=None)
+    """The last by time; among equal times the last in the chart (as CQL's stable sort + Last)."""
+    return sorted(observations, key=effective)[-1] if observations else None
 
 
 def age_in_years(bundle: dict, today: date) -> int | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from service.dtr.cql import build_library
 from service.dtr.questionnaire import build_questionnaire
 from service.policies.registry import all_policies
 
@@ -11,6 +12,12 @@ from service.policies.registry import all_policies
 def questionnaires() -> dict[str, dict]:
     """Questionnaire by id."""
     return {q["id"]: q for q in (build_questionnaire(p) for p in all_policies().values())}
+
+
+@lru_cache(maxsize=1)
+def libraries() -> dict[str, dict]:
+    """Library (CQL + ELM) by id."""
+    return {lib["id"]: lib for lib in (build_library(p) for p in all_policies().values())}
 
 
 def search_bundle(resource_type: str, matches: list[dict], base_url: str) -> dict:

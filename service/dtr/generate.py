@@ -16,14 +16,11 @@ def render_json(resource: dict) -> str:
     return json.dumps(resource, indent=2, ensure_ascii=False) + "\n"
 
 
-def build_artifacts() -> dict[str, str]:
+def build_artifacts(with_elm: bool = True) -> dict[str, str]:
     """Every generated file, relative to questionnaires/, with its text."""
     files = {f"{pid}.json": render_json(build_questionnaire(p)) for pid, p in load_policies().items()}
-    try:
-        from service.dtr import cql  # CQL libraries and ELM (translated by the npm translator)
-    except ImportError:
-        return files
-    files.update(cql.build_cql_artifacts())
+    from service.dtr import cql  # CQL libraries and their ELM (the npm translator makes the ELM)
+    files.update(cql.build_cql_artifacts(with_elm=with_elm))
     return files
 
 

@@ -35,7 +35,10 @@ def is_enabled(item: dict, answers: dict) -> bool:
     return any(answers.get(c["question"]) == c["answerCoding"]["code"] for c in conditions)
 
 
-@pytest.mark.parametrize("name,text", sorted(build_artifacts().items()))
+NODE = __import__("shutil").which("node") and (ROOT.parent / "tools/node/node_modules").exists()
+
+
+@pytest.mark.parametrize("name,text", sorted(build_artifacts(with_elm=bool(NODE)).items()))
 def test_committed_artifacts_match_the_declarations(name, text):
     committed = ROOT / name
     assert committed.exists(), f"{name} missing: run python -m service.dtr.generate"
@@ -158,3 +161,28 @@ def test_questionnaire_read_and_search(client):
 def test_served_questionnaires_parse_with_fhir_resources(payer):
     from fhir.resources.R4B.questionnaire import Questionnaire
     Questionnaire.model_validate(json.loads((ROOT / f"{payer}.json").read_text()))
+
+
+@pytest.mark.parametrize("payer", PAYERS)
+def test_library_checks_of_the_dtr_test_kit_kind(client, payer):
+    """Library.name == CQL library name; both content types; expressions name that library."""
+    import base64
+    policy = POLICIES[payer]
+    lib = client.get(f"/fhir/Library/{canonical.library_id(policy)}").json()
+    assert lib["name"] == canonical.library_name(policy) and lib["url"] == canonical.library_url(policy)
+    kinds = {c["contentType"]: base64.b64decode(c["data"]).decode() for c in lib["content"]}
+    assert set(kinds) == {"text/cql", "application/elm+json"}
+    assert f"library {lib['name']} version '{lib['version']}'" in kinds["text/cql"]
+    elm = json.loads(kinds["application/elm+json"])
+    assert elm["library"]["identifier"] == {"id": lib["name"], "version": lib["version"]}
+    defined = {d["name"] for d in elm["library"]["statements"]["def"]}
+    q = client.get(f"/fhir/Questionnaire/{canonical.questionnaire_id(policy)}").json()
+    for item in questions(q["item"]):
+        for ext in item.get("extension", []):
+            if ext["url"].endswith("initialExpression"):
+                library, _, define = ext["valueExpression"]["expression"].partition(".")
+                assert library == f'"{lib["name"]}"' and define in defined
+    from fhir.resources.R4B.library import Library
+    Library.model_validate(lib)
+    search = client.get(f"/fhir/Library?url={lib['url']}|{lib['version']}").json()
+    assert [e["resource"]["id"] for e in search["entry"]] == [lib["id"]]
