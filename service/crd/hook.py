@@ -12,7 +12,8 @@ from service.crd.detect import index_resources, is_besponsa_order
 from service.crd.services import HookService, read_configuration
 from service.engine.evaluate import score_response
 from service.policies.model import concepts_used
-from service.policies.registry import find_payer_id, get_policy
+from service.fhir.coverage import payer_of_coverage
+from service.policies.registry import get_policy
 
 
 @dataclass
@@ -74,16 +75,11 @@ def find_coverage(resources: list[dict]) -> dict | None:
 
 
 def find_payer(coverage: dict, known: dict[str, dict]) -> str:
-    """Payer id of the Coverage's payor (CONTRACT: Payers); unknown payer is a 400 (CRD 2.1)."""
-    for ref in coverage.get("payor") or ():
-        target = (ref or {}).get("reference") or ""
-        org = (next((c for c in coverage.get("contained") or () if c.get("id") == target[1:]), None)
-               if target.startswith("#") else known.get(target))
-        identifiers = (org or {}).get("identifier") or ([ref["identifier"]] if ref.get("identifier") else [])
-        payer = find_payer_id(identifiers, (org or {}).get("name") or ref.get("display"))
-        if payer:
-            return payer
-    raise HookError(400, "the Coverage's payer is not one this service serves")
+    """Payer id of the Coverage's payor; an unknown payer is a 400 (CRD 2.1, CONTRACT)."""
+    payer = payer_of_coverage(coverage, known)
+    if payer is None:
+        raise HookError(400, "the Coverage's payer is not one this service serves")
+    return payer
 
 
 async def answer_hook(service: HookService, request: dict, *, today: date, base_url: str,

@@ -1,0 +1,59 @@
+"""Draft QuestionnaireResponses: prefilled answers marked auto (DTR 2.1 information-origin)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from service.policies import canonical
+from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER, SYSTEM
+from service.policies.model import Policy
+
+DTR_QR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse"
+QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"
+INTENDED_USE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/intendedUse"
+ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
+_KEYS = {INTEGER: "valueInteger", DECIMAL: "valueDecimal", BOOLEAN: "valueBoolean", CODING: "valueCoding"}
+
+
+def to_answer(code: str, value: object, origin: str = "auto") -> dict:
+    """One answer in its FHIR type, with where it came from (auto | override | manual)."""
+    concept = CONCEPTS[code]
+    if concept.answer_type == CODING:
+        value = {"system": SYSTEM, "code": value, "display": concept.option_display(value)}
+    return {_KEYS[concept.answer_type]: value,
+            "extension": [{"url": ORIGIN, "extension": [{"url": "source", "valueCode": origin}]}]}
+
+
+def build_items(q_items: list[dict], answers: dict[str, object], origins: dict[str, str]) -> list[dict]:
+    """Response items mirroring the Questionnaire's nesting; only answered questions and groups."""
+    out = []
+    for item in q_items:
+        if item["type"] == "display":
+            continue
+        if item["type"] == "group":
+            children = build_items(item.get("item", []), answers, origins)
+            if children:
+                out.append({"linkId": item["linkId"], "text": item.get("text"), "item": children})
+        elif item["linkId"] in answers:
+            code = item["linkId"]
+            out.append({"linkId": code, "text": item["text"],
+                        "answer": [to_answer(code, answers[code], origins.get(code, "auto"))]})
+    return out
+
+
+def build_draft_response(policy: Policy, questionnaire: dict, answers: dict[str, object], *,
+                         subject: dict | None, contexts: list[dict],
+                         origins: dict[str, str] | None = None) -> dict:
+    """An in-progress response to the payer's Questionnaire, prefilled where the chart allows."""
+    qr = {"resourceType": "QuestionnaireResponse", "id": str(uuid.uuid4()),
+          "meta": {"profile": [DTR_QR]},
+          "extension": [{"url": QR_CONTEXT, "valueReference": c} for c in contexts] + [
+              {"url": INTENDED_USE, "valueCodeableConcept": {"coding": [{
+                  "system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp", "code": "withpa"}]}}],
+          "questionnaire": canonical.questionnaire_canonical(policy),
+          "status": "in-progress",
+          "authored": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+          "item": build_items(questionnaire["item"], answers, origins or {})}
+    if subject:
+        qr["subject"] = subject
+    return qr

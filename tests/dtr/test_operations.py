@@ -1,0 +1,111 @@
+"""$questionnaire-package and $populate (DTR 2.1, SDC): package shape, prefill, errors."""
+from __future__ import annotations
+
+import pytest
+
+from service.policies import canonical
+from service.policies.registry import load_policies
+from tests.crd.mock_fhir import mock_fhir_server
+from tests.crd.requests import besponsa_request, coverage_bundle
+from tests.fixtures.charts import NEG, bundle, cd22_percent, condition, patient, ph, practitioner_role
+
+POLICIES = load_policies()
+ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
+
+
+def coverage_params(payer: str) -> list[dict]:
+    cov, org = [e["resource"] for e in coverage_bundle(payer)["entry"]]
+    return [{"name": "coverage", "resource": cov}, {"name": "referenced", "resource": org}]
+
+
+def answers_of(qr: dict) -> dict:
+    out = {}
+    def walk(items):
+        for i in items:
+            for a in i.get("answer", []):
+                value = next(v for k, v in a.items() if k.startswith("value"))
+                out[i["linkId"]] = value.get("code") if isinstance(value, dict) else value
+                assert a["extension"][0]["url"] == ORIGIN
+                assert a["extension"][0]["extension"] == [{"url": "source", "valueCode": "auto"}]
+            walk(i.get("item", []))
+    walk(qr.get("item", []))
+    return out
+
+
+@pytest.mark.parametrize("payer", sorted(POLICIES))
+def test_package_has_questionnaire_first_then_library_and_a_draft(client, payer):
+    chart = bundle(patient("1980-01-01"), condition("C91.02"), cd22_percent(55.0), ph(NEG), practitioner_role())
+    body = {"resourceType": "Parameters", "parameter": coverage_params(payer) + [
+        {"name": "order", "resource": besponsa_request()}, {"name": "referenced", "resource": chart},
+        {"name": "context", "valueString": "assertion-123"}]}
+    r = client.post("/fhir/Questionnaire/$questionnaire-package", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["resourceType"] == "Parameters" and [p["name"] for p in out["parameter"]] == ["PackageBundle"]
+    entries = [e["resource"] for e in out["parameter"][0]["resource"]["entry"]]
+    assert [e["resourceType"] for e in entries] == ["Questionnaire", "Library", "QuestionnaireResponse"]
+    policy = POLICIES[payer]
+    assert entries[0]["url"] == canonical.questionnaire_url(policy)
+    assert entries[1]["name"] == canonical.library_name(policy)
+    draft = entries[2]
+    assert draft["status"] == "in-progress" and draft["questionnaire"] == canonical.questionnaire_canonical(policy)
+    contexts = [e["valueReference"] for e in draft["extension"] if e["url"].endswith("qr-context")]
+    assert {"reference": "MedicationRequest/mr1"} in contexts and {"reference": "Coverage/cov1"} in contexts
+    prefilled = answers_of(draft)
+    assert prefilled.get("diagnosis") == "b-all"
+    if "age-years" in prefilled:
+        assert prefilled["age-years"] >= 45
+
+
+def test_package_by_questionnaire_canonical_alone(client):
+    url = canonical.questionnaire_canonical(POLICIES["fepblue"])
+    r = client.post("/fhir/Questionnaire/$questionnaire-package",
+                    json={"resourceType": "Parameters", "parameter": [{"name": "questionnaire", "valueCanonical": url}]})
+    assert r.status_code == 200
+    assert r.json()["parameter"][0]["resource"]["entry"][0]["resource"]["id"] == "besponsa-fepblue"
+
+
+@pytest.mark.parametrize("body,status,words", [
+    ("not json", 400, "not JSON"),
+    ({"resourceType": "Bundle"}, 422, "Parameters"),
+    ({"resourceType": "Parameters", "parameter": []}, 422, "choose a payer"),
+    ({"resourceType": "Parameters", "parameter": coverage_params("cigna")}, 400, "not one this service serves"),
+    ({"resourceType": "Parameters", "parameter": coverage_params("aetna") + [
+        {"name": "questionnaire", "valueCanonical": "http://example.org/fhir/Questionnaire/besponsa-bcbst"}]},
+     422, "different payers"),
+    ({"resourceType": "Parameters", "parameter": [{"name": "questionnaire", "valueCanonical": "http://x/Q/none"}]},
+     422, "no Questionnaire"),
+])
+def test_package_errors(client, body, status, words):
+    r = client.post("/fhir/Questionnaire/$questionnaire-package",
+                    **({"content": body} if isinstance(body, str) else {"json": body}))
+    assert r.status_code == status and words in r.json()["issue"][0]["diagnostics"]
+
+
+def test_populate_from_a_content_bundle(client):
+    chart = bundle(patient("2010-03-01"), condition("C91.02"), cd22_percent(3.0), ph(NEG))
+    r = client.post("/fhir/Questionnaire/besponsa-aetna/$populate", json={"resourceType": "Parameters", "parameter": [
+        {"name": "subject", "valueReference": {"reference": "Patient/p1"}},
+        {"name": "context", "part": [{"name": "name", "valueString": "chart"}, {"name": "content", "resource": chart}]}]})
+    assert r.status_code == 200, r.text
+    assert answers_of(r.json()) == {"age-years": 16, "diagnosis": "b-all", "disease-status": "relapsed",
+                                    "cd22-status": "negative", "cd22-percent": 3.0, "ph-status": "negative"}
+
+
+def test_populate_fetches_the_chart_from_the_ehr(client):
+    resources = [patient("1970-01-01"), condition("C83.30"), practitioner_role("207RH0003X")]
+    with mock_fhir_server(resources) as (base, seen):
+        r = client.post("/fhir/Questionnaire/besponsa-nanthealth/$populate", json={"resourceType": "Parameters", "parameter": [
+            {"name": "subject", "valueReference": {"reference": "Patient/p1"}},
+            {"name": "fhirServer", "valueUrl": base}, {"name": "fhirAuthorization", "valueString": "secret-token"}]})
+    assert r.status_code == 200, r.text
+    # No user context here, so no PractitionerRole is fetched: the oncologist question stays open.
+    assert answers_of(r.json()) == {"diagnosis": "nhl-other", "age-years": 56}
+    assert seen and all(ok for _, ok in seen)
+
+
+def test_populate_errors(client):
+    assert client.post("/fhir/Questionnaire/besponsa-cigna/$populate", json={"resourceType": "Parameters"}).status_code == 404
+    r = client.post("/fhir/Questionnaire/besponsa-aetna/$populate", json={"resourceType": "Parameters", "parameter": [
+        {"name": "subject", "valueReference": {"reference": "Patient/p1"}}]})
+    assert r.status_code == 422 and "chart" in r.json()["issue"][0]["diagnostics"]
