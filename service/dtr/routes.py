@@ -11,6 +11,7 @@ from service.dtr.operations import (
     OperationError, build_package, chart_bundle, populate, read_parameters, values_named,
 )
 
+from service.dtr.adaptive import next_question
 from service.dtr.artifacts import find_by_canonical, libraries, questionnaires, search_bundle
 from service.fhir.outcome import fhir_response, outcome_response
 
@@ -92,3 +93,12 @@ async def fetch_chart(body: object, timeout: float) -> dict | None:
     hook_like = {"context": {"patientId": subject["reference"].split("/", 1)[1]}, "prefetch": {},
                  "fhirServer": server, "fhirAuthorization": {"access_token": token}}
     return chart_bundle((await gather_chart(hook_like, timeout)).resources)
+
+
+@router.post("/fhir/Questionnaire/$next-question")
+async def next_question_route(request: Request):
+    """SDC adaptive forms: the next question that can still change the decision."""
+    try:
+        return fhir_response(next_question(await read_json(request)))
+    except OperationError as exc:
+        return outcome_response(exc.status, exc.problems)
