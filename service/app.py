@@ -22,6 +22,7 @@ from service.storage import open_storage
 ROUTERS = (
     "service.api.health",
     "service.api.terminology",
+    "service.fhir.capability",
     "service.crd.routes",
     "service.dtr.routes",
     "service.pas.routes",

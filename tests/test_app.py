@@ -73,3 +73,20 @@ def test_policy_text_is_served(client):
     text = client.get("/policies/fepblue").text
     assert "Prescriber agrees NOT to add HSCT conditioning regimens" in text
     assert client.get("/policies/cigna").status_code == 404
+
+
+def test_capability_statement_lists_every_operation_that_answers(client):
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+    cs = client.get("/fhir/metadata").json()
+    CapabilityStatement.model_validate(cs)
+    resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
+    ops = {(t, o["name"]) for t, r in resources.items() for o in r.get("operation", [])}
+    assert ops == {("Questionnaire", "questionnaire-package"), ("Questionnaire", "populate"),
+                   ("Questionnaire", "next-question"), ("Claim", "submit"), ("Claim", "inquire")}
+    paths = {"questionnaire-package": "/fhir/Questionnaire/$questionnaire-package",
+             "populate": "/fhir/Questionnaire/besponsa-aetna/$populate",
+             "next-question": "/fhir/Questionnaire/$next-question",
+             "submit": "/fhir/Claim/$submit", "inquire": "/fhir/Claim/$inquire"}
+    for _, name in ops:  # each listed operation is really routed: garbage gets a 4xx, not a 404/405
+        status = client.post(paths[name], content=b"{}", headers={"content-type": "application/json"}).status_code
+        assert 400 <= status < 500 and status not in (404, 405), (name, status)

@@ -1,0 +1,48 @@
+"""GET /fhir/metadata: the CapabilityStatement, built from one table of what is served (R4)."""
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Request
+
+from service.fhir.outcome import fhir_response
+
+SDC = "http://hl7.org/fhir/uv/sdc/OperationDefinition"
+DTR = "http://hl7.org/fhir/us/davinci-dtr/OperationDefinition"
+PAS = "http://hl7.org/fhir/us/davinci-pas/OperationDefinition"
+# resource type -> (interactions, search params, operations as (name, definition))
+SERVED = {
+    "Questionnaire": (("read", "search-type"), ("url", "version"), (
+        ("questionnaire-package", f"{DTR}/questionnaire-package"),
+        ("populate", f"{SDC}/Questionnaire-populate"),
+        ("next-question", f"{SDC}/Questionnaire-next-question"))),
+    "Library": (("read", "search-type"), ("url", "version"), ()),
+    "CodeSystem": (("read",), (), ()),
+    "Claim": ((), (), (("submit", f"{PAS}/Claim-submit"), ("inquire", f"{PAS}/Claim-inquiry"))),
+    "ClaimResponse": (("read", "search-type"), ("patient", "request"), ()),
+}
+
+router = APIRouter(tags=["fhir"])
+
+
+def build_capability_statement(base_url: str) -> dict:
+    return {
+        "resourceType": "CapabilityStatement", "id": "besponsa-pa", "status": "active",
+        "date": date.today().isoformat(), "kind": "instance", "fhirVersion": "4.0.1",
+        "format": ["json"], "implementation": {"description": "Besponsa prior authorization", "url": f"{base_url}/fhir"},
+        "software": {"name": "besponsa-pa", "version": "0.1.0"},
+        "instantiates": ["http://hl7.org/fhir/us/davinci-dtr/CapabilityStatement/dtr-payer-service"],
+        "rest": [{"mode": "server", "resource": [
+            {"type": kind,
+             "interaction": [{"code": i} for i in interactions],
+             **({"searchParam": [{"name": p, "type": "reference" if p in ("patient", "request") else "uri"
+                                  if p == "url" else "token"} for p in params]} if params else {}),
+             **({"operation": [{"name": n, "definition": d} for n, d in operations]} if operations else {})}
+            for kind, (interactions, params, operations) in SERVED.items()]}],
+    }
+
+
+@router.get("/fhir/metadata")
+def read_metadata(request: Request):
+    """FHIR R4 capabilities interaction."""
+    return fhir_response(build_capability_statement(request.app.state.settings.public_base_url))
