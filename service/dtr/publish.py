@@ -1,0 +1,55 @@
+"""`python -m service.dtr.publish --server URL`: load the DTR artifacts into any FHIR R4 server.
+
+A transaction Bundle of conditional PUTs by canonical URL and version (FHIR R4 http.html#cond-update),
+so re-publishing the same version updates in place and a new version is added beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from urllib.parse import quote
+
+import httpx
+
+from service.dtr.artifacts import libraries, questionnaires
+from service.fhir.codesystem import build_codesystem
+
+
+def build_transaction() -> dict:
+    """CodeSystem, Libraries and Questionnaires, each PUT on `?url=...&version=...`."""
+    resources = [build_codesystem(), *libraries().values(), *questionnaires().values()]
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [{
+        "fullUrl": f"{r['url']}|{r['version']}",
+        "resource": {k: v for k, v in r.items() if k != "id"},  # the server assigns or matches ids
+        "request": {"method": "PUT",
+                    "url": f"{r['resourceType']}?url={quote(r['url'], safe='')}&version={quote(r['version'], safe='')}"},
+    } for r in resources]}
+
+
+def publish(server: str, token: str | None = None, timeout: float = 30.0) -> dict:
+    """POST the transaction; returns the server's transaction-response Bundle."""
+    headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    response = httpx.post(server.rstrip("/"), json=build_transaction(), headers=headers, timeout=timeout)
+    response.raise_for_status()
+    return response.json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", required=True, help="FHIR R4 base URL")
+    parser.add_argument("--token", help="bearer token for the server")
+    args = parser.parse_args(argv)
+    try:
+        result = publish(args.server, args.token)
+    except httpx.HTTPError as exc:
+        print(f"publishing failed: {exc}", file=sys.stderr)
+        return 1
+    statuses = [e.get("response", {}).get("status", "?") for e in result.get("entry", [])]
+    print(f"published {len(statuses)} resources: {', '.join(sorted(set(statuses)))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
