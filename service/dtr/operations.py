@@ -85,13 +85,15 @@ def build_package(body: object, today: date) -> dict:
     assertion = values_named(params, "context", "valueString")
     if assertion:
         contexts.append({"display": f"coverage-assertion-id {assertion[0]}"})
-    draft = build_draft_response(policy, questionnaire, answers, subject=subject, contexts=contexts)
+    entries = [{"fullUrl": f"{canonical.CANONICAL_BASE}/Questionnaire/{questionnaire['id']}",
+                "resource": questionnaire},
+               {"fullUrl": f"{canonical.CANONICAL_BASE}/Library/{library['id']}", "resource": library}]
+    if subject:  # a draft needs its patient (DTR QuestionnaireResponse: subject 1..1)
+        draft = build_draft_response(policy, questionnaire, answers, subject=subject, contexts=contexts)
+        entries.append({"fullUrl": f"urn:uuid:{draft['id']}", "resource": draft})
     package = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "meta": {"profile": [DTR_PACKAGE_BUNDLE]},
                "type": "collection", "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-               "entry": [{"fullUrl": f"{canonical.CANONICAL_BASE}/Questionnaire/{questionnaire['id']}",
-                          "resource": questionnaire},
-                         {"fullUrl": f"{canonical.CANONICAL_BASE}/Library/{library['id']}", "resource": library},
-                         {"fullUrl": f"urn:uuid:{draft['id']}", "resource": draft}]}
+               "entry": entries}
     return {"resourceType": "Parameters", "parameter": [{"name": "PackageBundle", "resource": package}]}
 
 

@@ -25,19 +25,20 @@ def to_answer(code: str, value: object, origin: str = "auto") -> dict:
 
 
 def build_items(q_items: list[dict], answers: dict[str, object], origins: dict[str, str]) -> list[dict]:
-    """Response items mirroring the Questionnaire's nesting; only answered questions and groups."""
+    """Response items mirroring the Questionnaire's nesting; unanswered questions carry no answer."""
     out = []
     for item in q_items:
         if item["type"] == "display":
             continue
         if item["type"] == "group":
-            children = build_items(item.get("item", []), answers, origins)
-            if children:
-                out.append({"linkId": item["linkId"], "text": item.get("text"), "item": children})
+            out.append({"linkId": item["linkId"], "text": item.get("text"),
+                        "item": build_items(item.get("item", []), answers, origins)})
         elif item["linkId"] in answers:
             code = item["linkId"]
             out.append({"linkId": code, "text": item["text"],
                         "answer": [to_answer(code, answers[code], origins.get(code, "auto"))]})
+        else:  # every question is present in a draft (DTR QR: item 1..*), unanswered ones bare
+            out.append({"linkId": item["linkId"], "text": item["text"]})
     return out
 
 
