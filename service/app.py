@@ -23,6 +23,7 @@ ROUTERS = (
     "service.api.health",
     "service.api.terminology",
     "service.fhir.capability",
+    "service.fhir.valuesets",
     "service.crd.routes",
     "service.dtr.routes",
     "service.pas.routes",

@@ -82,11 +82,28 @@ def test_capability_statement_lists_every_operation_that_answers(client):
     resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
     ops = {(t, o["name"]) for t, r in resources.items() for o in r.get("operation", [])}
     assert ops == {("Questionnaire", "questionnaire-package"), ("Questionnaire", "populate"),
-                   ("Questionnaire", "next-question"), ("Claim", "submit"), ("Claim", "inquire")}
+                   ("Questionnaire", "next-question"), ("Claim", "submit"), ("Claim", "inquire"),
+                   ("ValueSet", "expand")}
     paths = {"questionnaire-package": "/fhir/Questionnaire/$questionnaire-package",
              "populate": "/fhir/Questionnaire/besponsa-aetna/$populate",
              "next-question": "/fhir/Questionnaire/$next-question",
-             "submit": "/fhir/Claim/$submit", "inquire": "/fhir/Claim/$inquire"}
+             "submit": "/fhir/Claim/$submit", "inquire": "/fhir/Claim/$inquire",
+             "expand": "/fhir/ValueSet/$expand"}
     for _, name in ops:  # each listed operation is really routed: garbage gets a 4xx, not a 404/405
         status = client.post(paths[name], content=b"{}", headers={"content-type": "application/json"}).status_code
         assert 400 <= status < 500 and status not in (404, 405), (name, status)
+
+
+def test_valuesets_expand_to_the_concept_options(client):
+    from service.policies.concepts import CONCEPTS
+    url = "http://example.org/fhir/ValueSet/pa-criteria-diagnosis"
+    for r in (client.get(f"/fhir/ValueSet/$expand?url={url}"),
+              client.get("/fhir/ValueSet/pa-criteria-diagnosis/$expand"),
+              client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters",
+                                                          "parameter": [{"name": "url", "valueUri": url}]})):
+        assert r.status_code == 200
+        assert [c["code"] for c in r.json()["expansion"]["contains"]] == [c for c, _ in CONCEPTS["diagnosis"].options]
+    assert client.get("/fhir/ValueSet/$expand?url=http://x/none").status_code == 404
+    assert client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters"}).status_code == 422
+    from fhir.resources.R4B.valueset import ValueSet
+    ValueSet.model_validate(client.get("/fhir/ValueSet/pa-criteria-regimen").json())

@@ -13,11 +13,12 @@ import httpx
 
 from service.dtr.artifacts import libraries, questionnaires
 from service.fhir.codesystem import build_codesystem
+from service.fhir.valuesets import valuesets
 
 
 def build_transaction() -> dict:
-    """CodeSystem, Libraries and Questionnaires, each PUT on `?url=...&version=...`."""
-    resources = [build_codesystem(), *libraries().values(), *questionnaires().values()]
+    """CodeSystem, ValueSets, Libraries and Questionnaires, each PUT on `?url=...&version=...`."""
+    resources = [build_codesystem(), *valuesets().values(), *libraries().values(), *questionnaires().values()]
     return {"resourceType": "Bundle", "type": "transaction", "entry": [{
         "fullUrl": f"{r['url']}|{r['version']}",
         "resource": {k: v for k, v in r.items() if k != "id"},  # the server assigns or matches ids

@@ -18,6 +18,7 @@ SERVED = {
         ("next-question", f"{SDC}/Questionnaire-next-question"))),
     "Library": (("read", "search-type"), ("url", "version"), ()),
     "CodeSystem": (("read",), (), ()),
+    "ValueSet": (("read",), (), (("expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"),)),
     "Claim": ((), (), (("submit", f"{PAS}/Claim-submit"), ("inquire", f"{PAS}/Claim-inquiry"))),
     "ClaimResponse": (("read", "search-type"), ("patient", "request"), ()),
 }

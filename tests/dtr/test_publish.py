@@ -55,9 +55,10 @@ def test_publish_twice_creates_then_updates(fhir_server, capsys):
     assert "201 Created" in capsys.readouterr().out
     kinds = sorted(k[0] for k in store)
     assert kinds.count("Questionnaire") == 5 and kinds.count("Library") == 5 and kinds.count("CodeSystem") == 1
+    assert kinds.count("ValueSet") == 6
     assert main(["--server", url]) == 0
     out = capsys.readouterr().out
-    assert "200 OK" in out and "201" not in out and len(store) == 11
+    assert "200 OK" in out and "201" not in out and len(store) == 17
 
 
 def test_unreachable_server_fails_cleanly(capsys):
