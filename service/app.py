@@ -4,9 +4,11 @@ from __future__ import annotations
 import importlib
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from pydantic import ValidationError
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shutdown_hooks = []
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
+    # The SMART app's own scripts and the vendored LHC-Forms: served by us, never from a CDN.
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     return app

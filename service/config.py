@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     cds_trusted_issuers: str = ""
     fhir_timeout_seconds: float = Field(5.0, gt=0, le=60)
     session_secret: str | None = Field(None, description="Signs SMART app session cookies")
+    smart_client_id: str = Field("besponsa-dtr", description="The SMART app's client_id at EHRs")
+    smart_session_minutes: int = Field(60, ge=5, le=720)
     # PAS reviewer API (pended determinations); unset = the review endpoints answer 503.
     reviewer_token: str | None = Field(None, description="Bearer token for the PAS reviewer API")
 

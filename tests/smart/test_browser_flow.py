@@ -1,0 +1,126 @@
+"""The whole SMART flow in headless Chromium: launch, prefilled form, answer, save, submit, result."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.pas.server import running_server
+from tests.smart.mock_ehr import chart_for, running_ehr
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (apt-get install chromium)")]
+ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("smart") / "data", None, SESSION_SECRET="test-secret") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def field(page, concept: str, depth: str = "/1"):
+    return page.locator(f'[id="{concept}{depth}"]')
+
+
+def origins(qr: dict) -> dict:
+    out = {}
+    def walk(items):
+        for item in items:
+            for answer in item.get("answer", []):
+                ext = next(e for e in answer["extension"] if e["url"] == ORIGIN)
+                out[item["linkId"]] = ext["extension"][0]["valueCode"]
+            walk(item.get("item", []))
+    walk(qr["item"])
+    return out
+
+
+def launch(page, app, ehr):
+    page.goto(f"{app.url}/smart/launch?iss={ehr.url}&launch=xyz")
+    page.wait_for_url("**/smart/form")
+    field(page, "diagnosis").wait_for()
+
+
+def save_and_submit(page, ehr):
+    page.click("#save")
+    page.locator("#status", has_text="Saved").wait_for()
+    first = ehr.saved[-1]
+    page.click("#submit")
+    page.wait_for_url("**/smart/result")
+    return first
+
+
+def test_aetna_flow_prefill_override_save_submit_approved(app, browser):
+    with running_ehr(chart_for("aetna"), ["Coverage/cov1", "MedicationRequest/mr1"]) as ehr:
+        page = browser.new_page()
+        launch(page, app, ehr)
+        assert field(page, "age-years").input_value() == "51"
+        assert field(page, "diagnosis").input_value().startswith("B-cell precursor")
+        assert page.get_by_text("From chart").count() >= 6
+        field(page, "cd22-percent").fill("70")  # the clinician corrects a chart value
+        field(page, "cd22-percent").press("Tab")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "smart-aetna-form.png"), full_page=True)
+        method, saved = save_and_submit(page, ehr)
+        assert method == "POST" and saved["status"] == "in-progress"
+        assert origins(saved)["age-years"] == "auto" and origins(saved)["cd22-percent"] == "override"
+        assert ehr.saved[-1][0] == "PUT" and ehr.saved[-1][1]["status"] == "completed"
+        assert page.locator("h1#decision").inner_text() == "Approved"
+        assert page.locator("#auth-number").inner_text().strip()
+        page.screenshot(path=str(ARTIFACTS / "smart-aetna-result.png"), full_page=True)
+
+
+def test_fep_flow_answers_the_rest_by_keyboard_and_mouse(app, browser):
+    with running_ehr(chart_for("fepblue"), ["Coverage/cov1", "MedicationRequest/mr1"]) as ehr:
+        page = browser.new_page()
+        launch(page, app, ehr)
+        choice = field(page, "request-type")
+        choice.click()
+        choice.press_sequentially("Initial")
+        page.get_by_role("option", name="Initial authorization").or_(
+            page.locator("#completionOptions li", has_text="Initial authorization")).first.click()
+        assert choice.input_value() == "Initial authorization"
+        for concept in ("attest-liver-tests", "attest-vod-monitoring", "attest-no-alkylating-conditioning"):
+            page.locator(f'[id="{concept}/1/1|true"]').click()
+        method, saved = save_and_submit(page, ehr)
+        assert origins(saved)["request-type"] == "manual" and origins(saved)["diagnosis"] == "auto"
+        assert all(v == "manual" for k, v in origins(saved).items() if k.startswith("attest-"))
+        assert page.locator("h1#decision").inner_text() == "Approved"
+        page.screenshot(path=str(ARTIFACTS / "smart-fepblue-result.png"), full_page=True)
+
+
+def test_keyboard_reaches_inputs_and_buttons_and_every_input_is_labelled(app, browser):
+    with running_ehr(chart_for("bcbst"), ["Coverage/cov1", "MedicationRequest/mr1"]) as ehr:
+        page = browser.new_page()
+        launch(page, app, ehr)
+        unlabelled = page.evaluate("""() => [...document.querySelectorAll('#form-container input')]
+            .filter(i => i.type !== 'hidden' && i.offsetParent !== null)
+            .filter(i => !(i.getAttribute('aria-label') || i.getAttribute('aria-labelledby')
+                           || (i.id && document.querySelector(`label[for="${CSS.escape(i.id)}"]`))
+                           || i.closest('label')))
+            .map(i => i.id || i.outerHTML.slice(0, 80))""")
+        assert unlabelled == []
+        reached = set()
+        for _ in range(80):
+            page.keyboard.press("Tab")
+            reached.add(page.evaluate("document.activeElement.id || document.activeElement.tagName"))
+            if "save" in reached and "submit" in reached:
+                break
+        assert {"save", "submit"} <= reached and any(r.endswith("/1") for r in reached)
+        csrf_less = page.evaluate("""async () => (await fetch('/smart/save', {method: 'POST',
+            headers: {'Content-Type': 'application/json'}, body: '{}'})).status""")
+        assert csrf_less == 403

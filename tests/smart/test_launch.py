@@ -1,0 +1,52 @@
+"""SMART launch safety: PKCE, state, sessions, CSRF, clear pages when things go wrong."""
+from __future__ import annotations
+
+import base64
+import hashlib
+from urllib.parse import parse_qs, urlparse
+
+from service.smart.oauth import make_pkce
+from service.smart.session import SessionStore
+from tests.smart.mock_ehr import chart_for, running_ehr
+
+
+def test_pkce_challenge_is_s256_of_the_verifier():
+    verifier, challenge = make_pkce()
+    assert 43 <= len(verifier) <= 128
+    assert challenge == base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def test_session_cookie_is_signed_and_expires():
+    store = SessionStore("secret", ttl_seconds=60)
+    sid = store.create({"a": 1})
+    assert store.get(store.sign(sid))["a"] == 1
+    assert store.get(sid + ".forged") is None and store.get(None) is None
+    expired = SessionStore("secret", ttl_seconds=-1)
+    assert expired.get(expired.sign(expired.create({}))) is None
+
+
+def test_launch_redirects_with_pkce_state_aud_and_scopes(client):
+    with running_ehr(chart_for("aetna"), []) as ehr:
+        r = client.get(f"/smart/launch?iss={ehr.url}&launch=L1", follow_redirects=False)
+    assert r.status_code == 302
+    q = {k: v[0] for k, v in parse_qs(urlparse(r.headers["location"]).query).items()}
+    assert q["code_challenge_method"] == "S256" and q["aud"] == ehr.url and q["launch"] == "L1"
+    assert set(q["scope"].split()) == {"launch", "openid", "fhirUser", "patient/*.rs", "patient/QuestionnaireResponse.cu"}
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_callback_with_wrong_state_is_refused(client):
+    with running_ehr(chart_for("aetna"), []) as ehr:
+        client.get(f"/smart/launch?iss={ehr.url}&launch=L1", follow_redirects=False)
+        r = client.get("/smart/callback?code=abc&state=not-the-state", follow_redirects=False)
+    assert r.status_code == 400 and "did not match" in r.text
+
+
+def test_clear_pages_for_expired_session_missing_iss_and_ehr_down(client):
+    assert client.get("/smart/form").status_code == 401 and "launch the app again" in client.get("/smart/form").text
+    assert client.get("/smart/launch").status_code == 400
+    down = client.get("/smart/launch?iss=http://127.0.0.1:9/fhir")
+    assert down.status_code == 502 and "not answering" in down.text
+    r = client.post("/smart/save", json={})
+    assert r.status_code == 401
