@@ -13,7 +13,7 @@ from service.dtr.operations import (
 
 from service.dtr.adaptive import next_question
 from service.dtr.artifacts import find_by_canonical, libraries, questionnaires, search_bundle
-from service.fhir.outcome import fhir_response, outcome_response
+from service.fhir.outcome import fhir_response, outcome_response, read_or_404
 
 router = APIRouter(tags=["dtr"])
 
@@ -21,10 +21,7 @@ router = APIRouter(tags=["dtr"])
 @router.get("/fhir/Questionnaire/{qid}")
 def read_questionnaire(qid: str):
     """FHIR read of a payer's Questionnaire."""
-    found = questionnaires().get(qid)
-    if found is None:
-        return outcome_response(404, f"Questionnaire/{qid} is not known", code="not-found")
-    return fhir_response(found)
+    return read_or_404(questionnaires(), "Questionnaire", qid)
 
 
 @router.get("/fhir/Questionnaire")
@@ -38,10 +35,7 @@ def search_questionnaires(request: Request, url: str | None = None, version: str
 @router.get("/fhir/Library/{lid}")
 def read_library(lid: str):
     """FHIR read of a prefill Library (text/cql and application/elm+json)."""
-    found = libraries().get(lid)
-    if found is None:
-        return outcome_response(404, f"Library/{lid} is not known", code="not-found")
-    return fhir_response(found)
+    return read_or_404(libraries(), "Library", lid)
 
 
 @router.get("/fhir/Library")

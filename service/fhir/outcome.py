@@ -26,3 +26,11 @@ def outcome_response(status: int, problems: list[str] | str, *, code: str = "inv
 
 def fhir_response(resource: dict, status: int = 200, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(resource, status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def read_or_404(resources: dict[str, dict], kind: str, rid: str) -> JSONResponse:
+    """FHIR read from an in-memory table: the resource, or 404 naming what is unknown."""
+    found = resources.get(rid)
+    if found is None:
+        return outcome_response(404, f"{kind}/{rid} is not known", code="not-found")
+    return fhir_response(found)

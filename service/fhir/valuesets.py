@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Request
 
 from service.fhir.codesystem import VERSION
-from service.fhir.outcome import fhir_response, outcome_response
+from service.fhir.outcome import fhir_response, outcome_response, read_or_404
 from service.policies.concepts import CODING, CONCEPTS, SYSTEM, Concept
 
 BASE = "http://example.org/fhir/ValueSet"
@@ -58,15 +58,9 @@ async def expand_posted(request: Request):
 
 @router.get("/fhir/ValueSet/{vid}")
 def read_valueset(vid: str):
-    found = valuesets().get(vid)
-    if found is None:
-        return outcome_response(404, f"ValueSet/{vid} is not known", code="not-found")
-    return fhir_response(found)
+    return read_or_404(valuesets(), "ValueSet", vid)
 
 
 @router.get("/fhir/ValueSet/{vid}/$expand")
 def expand_instance(vid: str):
-    found = valuesets().get(vid)
-    if found is None:
-        return outcome_response(404, f"ValueSet/{vid} is not known", code="not-found")
-    return fhir_response(expand(found))
+    return read_or_404({k: expand(v) for k, v in valuesets().items() if k == vid}, "ValueSet", vid)
