@@ -22,6 +22,7 @@ class MockEhr:
         self.saved: list[tuple[str, dict]] = []  # (method, QuestionnaireResponse)
         self.log: list[str] = []
         self.url = ""
+        self.no_patient = False  # an EHR that launches without patient context
 
 
 def handler_for(ehr: MockEhr):
@@ -53,7 +54,8 @@ def handler_for(ehr: MockEhr):
                                         "capabilities": ["launch-ehr", "context-ehr-patient", "sso-openid-connect"]})
             if url.path == "/authorize":
                 ok = (q.get("code_challenge_method") == "S256" and q.get("aud") == ehr.url
-                      and q.get("response_type") == "code" and "launch" in q.get("scope", "").split())
+                      and q.get("response_type") == "code"
+                      and ("launch" in q.get("scope", "").split()) == ("launch" in q))  # EHR vs standalone
                 if not ok:
                     return self.reply(400, {"error": "invalid_request"})
                 code = secrets.token_urlsafe(16)
@@ -82,7 +84,8 @@ def handler_for(ehr: MockEhr):
                 token = secrets.token_urlsafe(16)
                 ehr.tokens.add(token)
                 return self.reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600,
-                                        "scope": "launch openid fhirUser patient/*.rs", "patient": "p1",
+                                        "scope": "launch openid fhirUser patient/*.rs",
+                                        **({} if ehr.no_patient else {"patient": "p1"}),
                                         "fhirUser": ehr.fhir_user,
                                         "fhirContext": [{"reference": r} for r in ehr.fhir_context]})
             return self.save("POST", body, None)

@@ -52,7 +52,7 @@ def origins(qr: dict) -> dict:
 def launch(page, app, ehr):
     page.goto(f"{app.url}/smart/launch?iss={ehr.url}&launch=xyz")
     page.wait_for_url("**/smart/form")
-    field(page, "diagnosis").wait_for()
+    page.locator("#form-container input").first.wait_for()
 
 
 def save_and_submit(page, ehr):
@@ -124,3 +124,28 @@ def test_keyboard_reaches_inputs_and_buttons_and_every_input_is_labelled(app, br
         csrf_less = page.evaluate("""async () => (await fetch('/smart/save', {method: 'POST',
             headers: {'Content-Type': 'application/json'}, body: '{}'})).status""")
         assert csrf_less == 403
+
+
+def test_resume_an_in_progress_response_from_fhir_context(app, browser):
+    from tests.smart.mock_ehr import running_ehr
+    saved = {"resourceType": "QuestionnaireResponse", "id": "qr-old", "status": "in-progress",
+             "item": [{"linkId": "request-type", "answer": [{"valueCoding": {
+                 "system": "http://example.org/fhir/CodeSystem/pa-criteria", "code": "continuation"}}]}]}
+    with running_ehr(chart_for("nanthealth", saved), ["Coverage/cov1", "QuestionnaireResponse/qr-old"]) as ehr:
+        page = browser.new_page()
+        launch(page, app, ehr)
+        assert field(page, "request-type").input_value() == "Continuation (renewal)"
+        page.click("#save")
+        page.locator("#status", has_text="Saved").wait_for()
+        method, qr = ehr.saved[-1]
+        assert method == "PUT" and qr["id"] == "qr-old"
+
+
+def test_launch_without_patient_context_gets_a_clear_page(app, browser):
+    from tests.smart.mock_ehr import running_ehr
+    with running_ehr(chart_for("aetna"), []) as ehr:
+        ehr.no_patient = True
+        page = browser.new_page()
+        page.goto(f"{app.url}/smart/launch?iss={ehr.url}&launch=xyz")
+        page.wait_for_url("**/smart/form")
+        assert "without a patient" in page.locator("main").inner_text()

@@ -50,3 +50,17 @@ def test_clear_pages_for_expired_session_missing_iss_and_ehr_down(client):
     assert down.status_code == 502 and "not answering" in down.text
     r = client.post("/smart/save", json={})
     assert r.status_code == 401
+
+
+def test_standalone_launch_asks_for_patient_selection(client):
+    with running_ehr(chart_for("aetna"), []) as ehr:
+        r = client.get(f"/smart/launch?iss={ehr.url}", follow_redirects=False)
+    q = {k: v[0] for k, v in parse_qs(urlparse(r.headers["location"]).query).items()}
+    assert "launch" not in q and "launch/patient" in q["scope"].split() and "launch" not in q["scope"].split()
+
+
+def test_app_context_of_older_ehrs_is_read():
+    from service.smart.ehr import context_refs
+    token = {"appContext": '{"fhirContext": [{"reference": "Coverage/c9"}], "order": "ServiceRequest/s1"}'}
+    assert context_refs(token) == ["Coverage/c9", "ServiceRequest/s1"]
+    assert context_refs({"appContext": "not json"}) == []
