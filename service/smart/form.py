@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 
 from service.dtr.response import build_draft_response, to_answer
 from service.fhir.responses import iter_items
-from service.policies import canonical
 from service.policies.model import Policy
 from service.policies.registry import PAYER_ID_SYSTEM
 

@@ -21,7 +21,7 @@ def test_dtr_and_terminology_resources_validate(client):
         q = client.get(f"/fhir/Questionnaire/besponsa-{payer}").json()
         items += [(q, None), (q, DTR_Q), (client.get(f"/fhir/Library/besponsa-prefill-{payer}").json(), None)]
     results = fhir_validate.validate(items)
-    assert [(r.get("resourceType"), p, issues) for (r, p), issues in zip(items, results) if issues] == []
+    assert [(r.get("resourceType"), p, issues) for (r, p), issues in zip(items, results, strict=True) if issues] == []
 
 
 def test_package_and_draft_response_validate(client):
@@ -35,7 +35,7 @@ def test_package_and_draft_response_validate(client):
     draft = package["entry"][-1]["resource"]
     items = [(out, None), (package, None), (draft, None), (draft, DTR_QR)]
     results = fhir_validate.validate(items)
-    assert [(r.get("resourceType"), p, issues) for (r, p), issues in zip(items, results) if issues] == []
+    assert [(r.get("resourceType"), p, issues) for (r, p), issues in zip(items, results, strict=True) if issues] == []
     urls = [e["url"].rsplit("/", 1)[-1] for e in draft["extension"]]  # the slices medplum cannot count
     assert urls.count("qr-context") >= 2 and urls.count("intendedUse") >= 1
 

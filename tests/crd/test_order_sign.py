@@ -8,7 +8,6 @@ from service.policies.registry import load_policies
 from tests.crd.requests import (
     HCPCS, besponsa_request, chart, coverage_bundle, coverage_info, hook_request,
 )
-from tests.fixtures.charts import POS
 
 POLICIES = load_policies()
 SIGN = "/cds-services/besponsa-order-sign"
