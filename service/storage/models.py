@@ -110,3 +110,11 @@ class HookFeedback(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     payload: Mapped[dict | None] = mapped_column(JSON)
 
+
+
+class TokenUse(Base):
+    """A CDS Hooks JWT id already presented (replay protection shared by every worker)."""
+
+    __tablename__ = "token_use"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of iss|jti
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

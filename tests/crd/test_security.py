@@ -1,9 +1,13 @@
 """CDS Hooks 2.0 JWT verification: accepted tokens and every rejection."""
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import uuid
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
@@ -92,6 +96,115 @@ def test_discovery_needs_no_token(secured):
 
 def test_bad_issuer_configuration_is_refused():
     from service.crd.security import parse_issuers
-    with pytest.raises(ValueError, match="needs jwks_file or jwks"):
+    with pytest.raises(ValueError, match="needs jwks_file, jwks or a jku allow-list"):
         parse_issuers(json.dumps({ISS: {"url": "x"}}))
+    with pytest.raises(ValueError, match="must be https"):
+        parse_issuers(json.dumps({ISS: {"jku": ["http://ehr.example.org/jwks"]}}))
+    with pytest.raises(ValueError, match="list of URLs"):
+        parse_issuers(json.dumps({ISS: {"jku": "https://ehr.example.org/jwks"}}))
     assert parse_issuers("") == {}
+    assert parse_issuers(json.dumps({ISS: {"jku": ["http://127.0.0.1:9/jwks"]}}))  # loopback may be http
+
+
+def test_bad_issuer_configuration_stops_start_up(tmp_path):
+    from service.app import create_app
+    from service.config import Settings
+    with pytest.raises(ValueError, match="must be https"):  # pydantic's error is a ValueError
+        create_app(Settings(data_dir=tmp_path, cds_trusted_issuers=json.dumps({ISS: {"jku": ["ftp://x"]}})))
+
+
+def test_a_replay_is_refused_by_another_worker_sharing_the_database(tmp_path, keys, secured):
+    """Two app instances (two workers) on one database: a jti used on one is refused on the other."""
+    from service.app import create_app
+    from service.config import Settings
+    same = token(keys)
+    assert call(secured, same).status_code == 200
+    settings = secured.app.state.settings
+    with TestClient(create_app(settings)) as other:
+        r = call(other, same)
+        assert r.status_code == 401 and "already used" in r.json()["issue"][0]["diagnostics"]
+        assert call(other, token(keys)).status_code == 200
+
+
+@contextmanager
+def jwks_server(jwks: dict):
+    """A loopback JWK Set endpoint; yields (url, hits) and lets the test swap the set."""
+    state = {"jwks": jwks, "hits": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            state["hits"] += 1
+            data = json.dumps(state["jwks"]).encode()
+            self.send_response(200 if self.path == "/jwks" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", state
+    finally:
+        server.shutdown()
+
+
+def public_jwk(key, kid: str) -> dict:
+    return {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key())), "kid": kid}
+
+
+def jku_token(keys, jku: str, key="es", kid="es-1"):
+    now = int(time.time())
+    body = {"iss": ISS, "sub": "ehr-client", "aud": AUD, "iat": now, "exp": now + 120, "jti": str(uuid.uuid4())}
+    return jwt.encode(body, keys[key], algorithm="ES384", headers={"kid": kid, "jku": jku})
+
+
+def test_jku_keys_are_fetched_only_from_the_allow_list_and_cached(tmp_path, keys):
+    from service.app import create_app
+    from service.config import Settings
+    with jwks_server({"keys": [public_jwk(keys["es"], "es-1")]}) as (base, state):
+        settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver",
+                            cds_trusted_issuers=json.dumps({ISS: {"jku": [f"{base}/jwks"]}}))
+        with TestClient(create_app(settings)) as c:
+            assert call(c, jku_token(keys, f"{base}/jwks")).status_code == 200
+            assert call(c, jku_token(keys, f"{base}/jwks")).status_code == 200
+            assert state["hits"] == 1  # the set is cached, not read per call
+            r = call(c, jku_token(keys, f"{base}/other-jwks"))
+            assert r.status_code == 401 and "allow-list" in r.json()["issue"][0]["diagnostics"]
+            r = call(c, jku_token(keys, f"{base}/jwks", key="other", kid="es-2"))
+            assert r.status_code == 401 and "no trusted key" in r.json()["issue"][0]["diagnostics"]
+            assert state["hits"] == 1  # unknown kids re-read the set at most every 10 s (no flood)
+            r = call(c, token(keys))  # no jku and no configured set: nothing to trust
+            assert r.status_code == 401 and "no trusted key" in r.json()["issue"][0]["diagnostics"]
+
+
+def test_jku_that_cannot_be_read_is_401_not_500(tmp_path, keys):
+    from service.app import create_app
+    from service.config import Settings
+    dead = "http://127.0.0.1:9/jwks"
+    settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver",
+                        cds_trusted_issuers=json.dumps({ISS: {"jku": [dead]}}))
+    with TestClient(create_app(settings)) as c:
+        r = call(c, jku_token(keys, dead))
+        assert r.status_code == 401 and "could not be read" in r.json()["issue"][0]["diagnostics"]
+        assert c.get("/healthz").status_code == 200
+
+
+def test_key_rotation_is_picked_up_from_the_jku():
+    asyncio.run(rotate_keys())
+
+
+async def rotate_keys():
+    from service.crd import security
+    new = ec.generate_private_key(ec.SECP384R1())
+    with jwks_server({"keys": []}) as (base, state):
+        store = security.KeyStore({ISS: {"jku": [f"{base}/jwks"]}})
+        source = store.issuers[ISS]
+        with pytest.raises(security.AuthError):
+            await store.find_key(source, {"kid": "k2", "jku": f"{base}/jwks"})
+        state["jwks"] = {"keys": [public_jwk(new, "k2")]}
+        store.fetched[f"{base}/jwks"] = (store.fetched[f"{base}/jwks"][0] - 11, {"keys": []})
+        assert await store.find_key(source, {"kid": "k2", "jku": f"{base}/jwks"}) is not None
