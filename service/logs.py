@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import sys
@@ -44,18 +45,27 @@ def configure_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def incoming_request_id(headers) -> str:
+    for name, value in headers:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")[:64]
+            return text if text.isprintable() else ""
+    return ""
+
+
 class RequestIdMiddleware:
     """Pure ASGI middleware: X-Request-ID in and out, one access line per request (no query)."""
 
     def __init__(self, app):
         self.app = app
         self.log = logging.getLogger("service.access")
+        # A random per-process prefix and a counter: unique across workers, and no syscall per request.
+        self.prefix, self.counter = uuid.uuid4().hex[:16], itertools.count(1)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
+        rid = incoming_request_id(scope.get("headers") or ()) or f"{self.prefix}{next(self.counter):016x}"
         token = request_id.set(rid)
         started, status = time.perf_counter(), 500
 
@@ -70,7 +80,8 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             # Path only: query strings can carry patient ids (GET ClaimResponse?patient=...).
-            self.log.info("request", extra={"fields": {
-                "method": scope["method"], "path": scope["path"], "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2)}})
+            if self.log.isEnabledFor(logging.INFO):
+                self.log.info("request", extra={"fields": {
+                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2)}})
             request_id.reset(token)

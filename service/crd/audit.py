@@ -2,49 +2,67 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
+from datetime import datetime, timezone
 
-from service.storage.hooks import record_hook_calls
+import orjson
+
+from service.storage.hooks import insert_hook_calls
 
 log = logging.getLogger("service.crd.audit")
 
 
 class AuditWriter:
-    """A daemon thread that batches hook_call rows so order-sign never waits on a disk flush."""
+    """A daemon thread that batches hook_call rows so order-sign never waits on a disk flush.
 
-    def __init__(self, storage, batch: int = 500, interval: float = 0.5):
+    The request path only appends a tuple; the thread builds rows and writes one multi-row
+    INSERT per batch. One statement per batch matters: a driver call per row releases and
+    re-takes the GIL each time, and under load every re-take waits behind the event loop.
+    """
+
+    def __init__(self, storage, batch: int = 1000, interval: float = 0.25, limit: int = 100_000):
         self.storage, self.batch, self.interval = storage, batch, interval
-        self.rows: queue.Queue = queue.Queue(maxsize=10_000)
+        self.pending: deque = deque(maxlen=limit)
+        self.dropped = 0
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="crd-audit", daemon=True)
         self.thread.start()
 
-    def record(self, row: dict) -> None:
-        try:
-            self.rows.put_nowait(row)
-        except queue.Full:  # never block a clinician's order on the audit trail; say so loudly
-            log.error("audit queue full; a hook call record was dropped")
+    def record(self, hook_instance, service, result, latency_ms: float, status: int) -> None:
+        """Queue one call as a row (a tuple append). Only small values are kept: holding whole
+        responses until the batch is written would grow the heap the garbage collector walks."""
+        if len(self.pending) == self.pending.maxlen:
+            self.dropped += 1  # the oldest row falls off; reported by the writer
+        self.pending.append((
+            datetime.now(timezone.utc), hook_instance, service.id, service.hook,
+            result.payer_id if result else None, result.orders if result else 0,
+            orjson.dumps({"orders": result.summary if result else []}), round(latency_ms, 3), status))
 
-    def drain(self) -> list[dict]:
-        out = []
-        while len(out) < self.batch:
-            try:
-                out.append(self.rows.get_nowait())
-            except queue.Empty:
-                break
-        return out
+    def take(self) -> list[tuple]:
+        rows = []
+        while self.pending and len(rows) < self.batch:
+            rows.append(self.pending.popleft())
+        return rows
 
     def run(self) -> None:
-        while not self.stopping.is_set() or not self.rows.empty():
-            rows = self.drain()
+        while not self.stopping.is_set() or self.pending:
+            if self.dropped:
+                log.error("audit backlog full; %d hook call records were dropped", self.dropped)
+                self.dropped = 0
+            rows = self.take()
             if rows:
                 try:
-                    record_hook_calls(self.storage, rows)
+                    insert_hook_calls(self.storage, rows)
                 except Exception:  # noqa: BLE001 - the writer must outlive one bad batch
                     log.exception("could not store %d hook call records", len(rows))
-            else:
+            if len(self.pending) < self.batch:
                 self.stopping.wait(self.interval)
+
+    def flush(self) -> None:
+        """Write everything queued so far (tests, shutdown)."""
+        while self.pending:
+            insert_hook_calls(self.storage, self.take())
 
     def close(self) -> None:
         self.stopping.set()
