@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 
 import httpx
@@ -47,6 +48,33 @@ async def fetch_query(client: httpx.AsyncClient, base: str, query: str) -> list[
     return flatten(response.json())
 
 
+def ehr_access(request: dict) -> tuple[str, str] | None:
+    """(fhirServer, bearer token) when the request lets us read the EHR, else None."""
+    server = request.get("fhirServer")
+    auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
+    token = auth.get("access_token")
+    return (server, token) if isinstance(server, str) and isinstance(token, str) and token else None
+
+
+async def fetch_all(access: tuple[str, str], queries: list[str], timeout: float) -> list[dict]:
+    """GET each query from the EHR (in parallel); any failure is a 502, never a silent 'no data'."""
+    server, token = access
+    try:
+        async with httpx.AsyncClient(timeout=timeout, headers={
+                "Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}) as client:
+            fetched = await asyncio.gather(*(fetch_query(client, server, q) for q in queries))
+    except httpx.HTTPStatusError as exc:
+        raise HookError(502, f"the EHR FHIR server answered {exc.response.status_code} "
+                             f"to a query") from None
+    except (httpx.HTTPError, ValueError) as exc:
+        raise HookError(502, f"the EHR FHIR server could not be read: {type(exc).__name__}") from None
+    return [r for batch in fetched for r in batch]
+
+
+# Only order reads, by FHIR id syntax: a reference never becomes an arbitrary URL on the EHR.
+READABLE = re.compile(r"(MedicationRequest|ServiceRequest|MedicationDispense)/[A-Za-z0-9\-.]{1,64}")
+
+
 @dataclass
 class Chart:
     resources: list[dict]
@@ -57,24 +85,23 @@ async def gather_chart(request: dict, timeout: float) -> Chart:
     prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
     missing = [k for k in CHART_PREFETCH if prefetch.get(k) is None]
     resources = [r for k in CHART_PREFETCH for r in flatten(prefetch.get(k))]
-    server = request.get("fhirServer")
-    auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
-    token = auth.get("access_token")
-    if missing and (not isinstance(server, str) or not token):
+    if not missing:
+        return Chart(resources)
+    access = ehr_access(request)
+    if access is None:
         if "coverage" in missing:
             raise HookError(412, "prefetch 'coverage' is missing and no fhirServer with "
                                  "fhirAuthorization was given to fetch it")
         return Chart(resources)
-    if missing:
-        queries = [q for k in missing if (q := fill_template(CHART_PREFETCH[k], request))]
-        try:
-            async with httpx.AsyncClient(timeout=timeout, headers={
-                    "Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}) as client:
-                fetched = await asyncio.gather(*(fetch_query(client, server, q) for q in queries))
-        except httpx.HTTPStatusError as exc:
-            raise HookError(502, f"the EHR FHIR server answered {exc.response.status_code} "
-                                 f"to a prefetch query") from None
-        except (httpx.HTTPError, ValueError) as exc:
-            raise HookError(502, f"the EHR FHIR server could not be read: {type(exc).__name__}") from None
-        resources += [r for batch in fetched for r in batch]
-    return Chart(resources)
+    queries = [q for k in missing if (q := fill_template(CHART_PREFETCH[k], request))]
+    return Chart(resources + await fetch_all(access, queries, timeout))
+
+
+async def read_references(request: dict, refs: list[str], timeout: float) -> list[dict]:
+    """Read 'Type/id' references the request names but did not send (dispatched or booked orders)."""
+    access = ehr_access(request)
+    wanted = [r for r in dict.fromkeys(refs) if isinstance(r, str) and READABLE.fullmatch(r)
+              and not r.endswith(("/.", "/.."))]
+    if not wanted or access is None:
+        return []
+    return await fetch_all(access, wanted, timeout)

@@ -17,14 +17,17 @@ CHART_PREFETCH = {
     "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
 }
 
-# CRD 2.1 "configuration options": what an EHR may switch per call via davinci-crd.configuration.
+# CRD 2.1 "Configuration options extension": one boolean per card type we return, coded from
+# the CRD card types (coverage-info, guideline), plus max-cards as in the guide's examples.
 CONFIG_OPTIONS = (
-    {"code": "coverage", "type": "boolean", "name": "Coverage information",
-     "description": "Return coverage-information system actions on Besponsa orders.", "default": True},
-    {"code": "cards", "type": "boolean", "name": "Policy and instruction cards",
-     "description": "Return External Reference and Instructions cards.", "default": True},
+    {"code": "coverage-info", "type": "boolean", "name": "Coverage information",
+     "description": "Coverage-information system actions on Besponsa orders, and the card saying "
+                    "what documentation prior authorization needs.", "default": True},
+    {"code": "guideline", "type": "boolean", "name": "Payer policy",
+     "description": "A card linking the payer's Besponsa medical policy.", "default": True},
     {"code": "max-cards", "type": "integer", "name": "Maximum cards",
-     "description": "The most cards returned in one response.", "default": 10},
+     "description": "The most cards returned in one response; the coverage card comes first.",
+     "default": 10},
 )
 
 
@@ -34,7 +37,7 @@ class HookService:
     hook: str
     title: str
     description: str
-    primary: bool  # CRD: only primary hooks (order-sign, order-dispatch) may ask for documentation
+    primary: bool  # CRD 2.1 primary hooks (order-sign, order-dispatch, appointment-book) ask for documentation
     required_context: tuple[str, ...]
 
 
@@ -50,7 +53,7 @@ SERVICES: tuple[HookService, ...] = (
                 True, ("patientId", "dispatchedOrders", "performer")),
     HookService("besponsa-appointment-book", "appointment-book", "Besponsa coverage at booking",
                 "Coverage information for Besponsa orders behind a booked appointment.",
-                False, ("userId", "patientId", "appointments")),
+                True, ("userId", "patientId", "appointments")),
     HookService("besponsa-encounter-start", "encounter-start", "Besponsa coverage at encounter start",
                 "Coverage information for the encounter's Besponsa orders.",
                 False, ("userId", "patientId", "encounterId")),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from typing import Union
 
@@ -95,7 +96,10 @@ class Policy:
     requires_attestation_signature: bool = False
     notes: tuple[str, ...] = field(default=())
 
-    @property
+    def __hash__(self) -> int:  # a declaration is identified by its payer and version
+        return hash((self.payer_id, self.version))
+
+    @cached_property  # a frozen declaration: build the tree once, not on every request
     def criteria(self) -> Node:
         """The whole tree; renewals are judged on their own branch when the policy has one."""
         if self.renewal is None:
@@ -105,6 +109,11 @@ class Policy:
             AllOf("initial", (Fact("request-type", IS, INITIAL, switch), self.initial)),
             AllOf("continuation", (Fact("request-type", IS, CONTINUATION, switch), self.renewal)),
         ))
+
+    @cached_property
+    def concepts(self) -> tuple[str, ...]:
+        """The concepts this policy depends on, in first-use order."""
+        return collect_concepts(self)
 
     def criteria_for(self, request_type: object) -> Node:
         """The branch a known request type is judged on; the whole tree while it is unknown."""
@@ -122,13 +131,17 @@ def walk(node: Node):
 
 def concepts_used(policy: Policy) -> list[str]:
     """The concepts a policy depends on, in first-use order (the Questionnaire's item order)."""
+    return list(policy.concepts)
+
+
+def collect_concepts(policy: Policy) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for node in walk(policy.criteria):
         if isinstance(node, (Fact, Review)):
             seen.setdefault(node.concept, None)
     for exclusion in policy.exclusions:
         seen.setdefault(exclusion.when.concept, None)
-    return list(seen)
+    return tuple(seen)
 
 
 # Small constructors so declarations read like the policy text.

@@ -21,7 +21,11 @@ def test_discovery_lists_every_crd_hook_with_prefetch_and_configuration(client):
         assert s["prefetch"]["coverage"] == \
             "Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor"
         assert s["prefetch"]["patient"] == "Patient/{{context.patientId}}"
-        assert {o["code"] for o in s["extension"]["davinci-crd.configuration-options"]} >= {"coverage"}
+        options = s["extension"]["davinci-crd.configuration-options"]
+        assert {o["code"] for o in options} == {"coverage-info", "guideline", "max-cards"}
+        for o in options:  # CRD 2.1: code, type, name, description and a default of that type
+            assert {"code", "type", "name", "description", "default"} <= set(o)
+            assert isinstance(o["default"], {"boolean": bool, "integer": int}[o["type"]])
         assert client.post(f"/cds-services/{s['id']}", json={}).status_code == 400  # routed, validated
 
 
@@ -64,7 +68,7 @@ def test_service_request_and_non_besponsa_orders(client):
     body = client.post(SIGN, json=hook_request([sr, other])).json()
     assert [a["resource"]["id"] for a in body["systemActions"]] == ["sr1"]
     only_other = client.post(SIGN, json=hook_request([other])).json()
-    assert only_other == {"cards": []}
+    assert only_other == {"cards": [], "systemActions": []}
 
 
 @pytest.mark.parametrize("payer", sorted(POLICIES))
@@ -127,7 +131,8 @@ def test_inactive_coverage_is_not_covered(client):
     req = hook_request([besponsa_request()], prefetch={"coverage": coverage_bundle("aetna", "cancelled"), **chart()})
     info = coverage_info(client.post(SIGN, json=req).json()["systemActions"][0])
     assert info["covered"] == ["not-covered"]
-    assert info["reason"][0]["coding"][0]["code"] == "no-active-coverage"
+    assert info["reason"][0]["coding"][0] == {"system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp",
+                                              "code": "no-active-coverage", "display": "Coverage not active"}
 
 
 def test_unknown_payer_is_400(client):
@@ -171,10 +176,24 @@ def test_secondary_hooks_never_ask_for_documentation(client):
     assert not {"doc-needed", "doc-purpose", "questionnaire"} & set(info)
 
 
-def test_configuration_turns_parts_off(client):
-    req = hook_request([besponsa_request()], extension={"davinci-crd.configuration": {"coverage": False, "max-cards": 1}})
+CONFIGURATIONS = [  # davinci-crd.configuration -> (system actions, card topics)
+    ({}, 1, ["coverage-info", "guideline"]),
+    ({"coverage-info": False}, 0, ["guideline"]),
+    ({"guideline": False}, 1, ["coverage-info"]),
+    ({"coverage-info": False, "guideline": False}, 0, []),
+    ({"max-cards": 1}, 1, ["coverage-info"]),
+    ({"max-cards": 0}, 1, []),
+    ({"coverage-info": "no", "max-cards": True}, 1, ["coverage-info", "guideline"]),  # wrong types ignored
+    ({"unknown-option": False}, 1, ["coverage-info", "guideline"]),
+]
+
+
+@pytest.mark.parametrize("config,actions,topics", CONFIGURATIONS)
+def test_configuration_turns_parts_off(client, config, actions, topics):
+    req = hook_request([besponsa_request()], extension={"davinci-crd.configuration": config})
     body = client.post(SIGN, json=req).json()
-    assert "systemActions" not in body and len(body["cards"]) == 1
+    assert len(body["systemActions"]) == actions
+    assert [c["source"]["topic"]["code"] for c in body["cards"]] == topics
 
 
 def test_feedback_is_stored(client):
@@ -189,7 +208,7 @@ def test_every_call_is_audited_without_patient_ids(client):
     from service.storage.models import HookCall
     client.post(SIGN, json=hook_request([besponsa_request()], payer="fepblue"))
     client.post(SIGN, content=b"garbage")
-    client.app.state.crd["audit"].close()
+    client.app.state.crd.audit.close()
     with client.app.state.storage.sessions() as s:
         rows = s.execute(select(HookCall)).scalars().all()
     assert [(r.payer_id, r.orders_matched, r.status_code) for r in rows] == [("fepblue", 1, 200), (None, 0, 400)]
