@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# CRD order-sign throughput and latency: our service vs a bare FastAPI endpoint parsing the same
+# CRD order-sign throughput and latency: our service vs bare FastAPI endpoints parsing the same
 # JSON (the framework floor), one uvicorn worker each, wrk at 16 connections. Loopback only.
+#
+#   floor-json    bare FastAPI, stdlib json (the issue's floor)
+#   floor-orjson  bare FastAPI, orjson (the stricter floor: same parser as the service)
+#   same-chart    the service, one request body repeated (its chart assessment is remembered)
+#   new-charts    the service, 20 000 different patients in rotation, more than the 4 096
+#                 remembered assessments: every call runs prefill and scoring
+#
 # Usage: bash bench/crd_order_sign.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,24 +15,44 @@ DURATION="${1:-15}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 bench/crd_body.py > "$work/body.json"
-cat > "$work/post.lua" <<LUA
+script() {  # file variants
+  cat > "$1" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$work/body.json", "r"); wrk.body = f:read("*a"); f:close()
+local f = io.open("$work/body.json", "r"); local base = f:read("*a"); f:close()
+local bodies, n = {}, $2
+for i = 1, n do  -- birth dates one day apart from 1940; a distinct hookInstance per body
+  local t = os.time({year = 1940, month = 1, day = 1, hour = 12}) + (i - 1) * 86400
+  local b = base:gsub('"1980%-01%-01"', '"' .. os.date("!%Y-%m-%d", t) .. '"', 1)
+  bodies[i] = b:gsub('"hookInstance": "[^"]*"', '"hookInstance": "bench-' .. i .. '"', 1)
+end
+local i = 0
+request = function()
+  i = i % n + 1
+  return wrk.format(nil, nil, nil, n == 1 and base or bodies[i])
+end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
     latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.timeout))
 end
 LUA
-run() {  # name app port
-  DATA_DIR="$work/data" LOG_LEVEL=WARNING PUBLIC_BASE_URL="http://127.0.0.1:$3" \
-    python3 -m uvicorn "$2" --host 127.0.0.1 --port "$3" --workers 1 --log-level warning --no-access-log &
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$3/cds-services" 2>/dev/null && break; sleep 0.1; done
-  wrk -t2 -c16 -d2s -s "$work/post.lua" "http://127.0.0.1:$3/cds-services/besponsa-order-sign" >/dev/null  # warm-up
-  echo "$1: $(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$work/post.lua" \
-    "http://127.0.0.1:$3/cds-services/besponsa-order-sign" | grep RESULT)"
-  kill %1; wait %1 2>/dev/null || true
 }
-run floor bench.floor_app:app 18081
-run service service.app:app 18082
+script "$work/same.lua" 1
+script "$work/new.lua" 20000
+run() {  # name app port path lua
+  DATA_DIR="$work/data-$3" LOG_LEVEL=WARNING PUBLIC_BASE_URL="http://127.0.0.1:$3" \
+    python3 -m uvicorn "$2" --host 127.0.0.1 --port "$3" --workers 1 --log-level warning --no-access-log &
+  local pid=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$3/docs" 2>/dev/null && break; sleep 0.1; done
+  local url="http://127.0.0.1:$3$4"
+  curl -sf -o /dev/null -H 'Content-Type: application/json' --data-binary @"$work/body.json" "$url" \
+    || { echo "$1: $url does not answer 200" >&2; kill "$pid"; return 1; }
+  wrk -t2 -c16 -d2s -s "$5" "$url" >/dev/null  # warm-up
+  echo "$1: $(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$5" "$url" | grep RESULT)"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+run floor-json bench.floor_app:app 18081 /json/cds-services/besponsa-order-sign "$work/same.lua"
+run floor-orjson bench.floor_app:app 18082 /orjson/cds-services/besponsa-order-sign "$work/same.lua"
+run same-chart service.app:app 18083 /cds-services/besponsa-order-sign "$work/same.lua"
+run new-charts service.app:app 18084 /cds-services/besponsa-order-sign "$work/new.lua"

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from service.config import Settings, get_settings
 from service.fhir.outcome import outcome_response
-from service.crd.routes import HookFastPath
+from service.crd.fastpath import HookFastPath
 from service.logs import RequestIdMiddleware, configure_logging
 from service.policies.registry import all_policies
 from service.storage import open_storage

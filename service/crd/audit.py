@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from datetime import datetime, timezone
+import time
 
 import orjson
 
@@ -25,6 +25,7 @@ class AuditWriter:
         self.storage, self.batch, self.interval = storage, batch, interval
         self.pending: deque = deque(maxlen=limit)
         self.dropped = 0
+        self.second, self.prefix = -1, ""
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="crd-audit", daemon=True)
         self.thread.start()
@@ -35,9 +36,17 @@ class AuditWriter:
         if len(self.pending) == self.pending.maxlen:
             self.dropped += 1  # the oldest row falls off; reported by the writer
         self.pending.append((
-            datetime.now(timezone.utc), hook_instance, service.id, service.hook,
+            self.stamp(), hook_instance, service.id, service.hook,
             result.payer_id if result else None, result.orders if result else 0,
-            orjson.dumps({"orders": result.summary if result else []}), round(latency_ms, 3), status))
+            orjson.dumps({"orders": result.summary if result else []}).decode(), round(latency_ms, 3), status))
+
+    def stamp(self) -> str:
+        """Now as UTC 'YYYY-MM-DD HH:MM:SS.ffffff', formatted once per second (hot path)."""
+        now = time.time()
+        second = int(now)
+        if second != self.second:
+            self.second, self.prefix = second, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        return f"{self.prefix}.{int((now - second) * 1e6):06d}"
 
     def take(self) -> list[tuple]:
         rows = []

@@ -30,9 +30,8 @@ class HookResult:
 
 @dataclass(frozen=True)
 class HookSettings:
-    """What one call needs besides the request: the day, our URL, the EHR timeout, the assessor."""
+    """What every call needs besides the request: our URL, the EHR timeout, the assessor."""
 
-    today: date
     base_url: str
     timeout: float
     default_months: int
@@ -140,7 +139,7 @@ def no_coverage_card() -> dict:
                                                          "code": "insurance"}}}
 
 
-async def answer_hook(service: HookService, request: dict, cfg: HookSettings) -> HookResult:
+async def answer_hook(service: HookService, request: dict, cfg: HookSettings, today: date) -> HookResult:
     """The CDS Hooks response for one validated request."""
     context = request["context"]
     config = read_configuration(request)
@@ -162,11 +161,11 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings) ->
     payer_id = find_payer(coverage, known)
     policy = get_policy(payer_id)
     inactive = coverage.get("status") != "active"
-    det = None if inactive else cfg.assess(policy, chart.resources, cfg.today, cfg.default_months)
+    det = None if inactive else cfg.assess(policy, chart.resources, today, cfg.default_months)
     coverage_ref = f"Coverage/{coverage.get('id')}"
     actions, summary = [], []
     for order in orders:
-        info = build_coverage_info(order=order, coverage_ref=coverage_ref, policy=policy, today=cfg.today,
+        info = build_coverage_info(order=order, coverage_ref=coverage_ref, policy=policy, today=today,
                                    primary=service.primary, base_url=cfg.base_url, det=det, inactive=inactive)
         summary.append({e["url"]: e.get("valueCode") for e in info["extension"] if "valueCode" in e})
         if any(e.get("url") == COVERAGE_INFO and same_assertion(e, info) for e in order.get("extension") or ()):

@@ -17,7 +17,7 @@ from service.crd.chart import HookError
 from service.crd.hook import AssessmentMemo, HookSettings, answer_hook, validate_request
 from service.crd.security import AuthError, KeyStore, ReplayCache, parse_issuers, verify_token
 from service.crd.services import SERVICES_BY_ID, discovery_document
-from service.fhir.outcome import outcome_response
+from service.fhir.outcome import FHIR_JSON, build_outcome, outcome_response
 from service.storage.hooks import save_feedback
 
 router = APIRouter(tags=["crd"])
@@ -31,7 +31,7 @@ class CrdState:
     keys: KeyStore
     replay: ReplayCache
     audit: AuditWriter
-    memo: AssessmentMemo
+    hook_settings: HookSettings
 
 
 def crd_state(app) -> CrdState:
@@ -43,8 +43,10 @@ def crd_state(app) -> CrdState:
             log.warning("CDS Hooks JWT verification is OFF: set CDS_TRUSTED_ISSUERS in production")
         writer = AuditWriter(app.state.storage)
         app.state.shutdown_hooks.append(writer.close)
+        hook_settings = HookSettings(base_url=settings.public_base_url, timeout=settings.fhir_timeout_seconds,
+                                     default_months=settings.default_auth_months, assess=AssessmentMemo().assess)
         state = app.state.crd = CrdState(KeyStore(issuers, settings.fhir_timeout_seconds),
-                                         ReplayCache(app.state.storage), writer, AssessmentMemo())
+                                         ReplayCache(app.state.storage), writer, hook_settings)
     return state
 
 
@@ -66,73 +68,49 @@ def discover() -> dict:
     return discovery_document()
 
 
-async def call_service(request: Request) -> Response:
-    """One hook call: 200 with cards and systemActions, or 4xx naming the problem (CDS Hooks 2.0 §5)."""
-    # A plain Starlette endpoint: the order-sign hot path skips FastAPI's dependency solving.
+async def respond_to_hook(request: Request, body: bytes) -> tuple[int, bytes, str]:
+    """One hook call -> (status, JSON, media type): 200 with cards and systemActions, or an
+    OperationOutcome naming the problem (CDS Hooks 2.0 "Calling a CDS Service")."""
     started = time.perf_counter()
-    service = SERVICES_BY_ID.get(request.path_params["service_id"])
+    service_id = request.path_params["service_id"]
+    service = SERVICES_BY_ID.get(service_id)
     if service is None:
-        return outcome_response(404, f"no CDS service {request.path_params['service_id']!r}",
-                                code="not-found")
+        return 404, outcome_json(f"no CDS service {service_id!r}", code="not-found"), FHIR_JSON
     state = crd_state(request.app)
-    settings = request.app.state.settings
     status, result, instance = 500, None, None
     try:
         await authenticate(request, state)
         try:
-            body = orjson.loads(await request.body())
+            payload = validate_request(service, orjson.loads(body))
         except orjson.JSONDecodeError:
             raise HookError(400, "the request body is not JSON") from None
-        payload = validate_request(service, body)
         instance = payload["hookInstance"]
-        result = await answer_hook(service, payload, HookSettings(
-            today=date.today(), base_url=settings.public_base_url,
-            timeout=settings.fhir_timeout_seconds, default_months=settings.default_auth_months,
-            assess=state.memo.assess))
+        result = await answer_hook(service, payload, state.hook_settings, date.today())
         status = 200
-        return Response(orjson.dumps(result.body), media_type="application/json")
+        return 200, orjson.dumps(result.body), "application/json"
     except AuthError as exc:
         status = 401
-        return outcome_response(401, str(exc), code="security")
+        return 401, outcome_json(str(exc), code="security"), FHIR_JSON
     except HookError as exc:
         status = exc.status
-        return outcome_response(exc.status, exc.message, code="processing" if exc.status >= 500 else "invalid")
+        return status, outcome_json(exc.message, code="processing" if status >= 500 else "invalid"), FHIR_JSON
     finally:
         # Ids and codes only: the audit row never holds a patient identifier.
         state.audit.record(instance[:128] if isinstance(instance, str) else None, service, result,
                            (time.perf_counter() - started) * 1000, status)
 
 
+def outcome_json(message: str, *, code: str) -> bytes:
+    return orjson.dumps(build_outcome(message, code=code))
+
+
+async def call_service(request: Request) -> Response:
+    """POST /cds-services/{id} through the router (HookFastPath normally answers first)."""
+    status, data, media_type = await respond_to_hook(request, await request.body())
+    return Response(data, status_code=status, media_type=media_type)
+
+
 router.add_route("/cds-services/{service_id}", call_service, methods=["POST"], include_in_schema=False)
-
-
-class HookFastPath:
-    """ASGI middleware sending POST /cds-services/{id} straight to call_service.
-
-    Why: order-sign sits inside the clinician's signing click. Routing, dependency injection
-    and exception middleware cost as much as the decision itself, and call_service needs none
-    of them: it renders every error itself. The route above stays in the table (same handler).
-    """
-
-    PREFIX = "/cds-services/"
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path = scope["path"][len(scope.get("root_path", "")):] if scope.get("root_path") else scope["path"]
-            service_id = path[len(self.PREFIX):] if path.startswith(self.PREFIX) else ""
-            if service_id and "/" not in service_id:
-                scope["path_params"] = {"service_id": service_id}
-                try:
-                    response = await call_service(Request(scope, receive))
-                except Exception:  # noqa: BLE001 - as the framework would: logged, 500 outcome
-                    log.exception("unhandled error in a CDS Hooks call")
-                    response = outcome_response(500, "internal error; the request was not processed",
-                                                code="exception")
-                return await response(scope, receive, send)
-        return await self.app(scope, receive, send)
 
 
 @router.post("/cds-services/{service_id}/feedback")

@@ -24,8 +24,7 @@ def record_hook_calls(storage, rows: list[dict]) -> None:
         if not row.get("service_id"):
             raise ValueError("hook_call needs a service_id")
         clean.append({"created_at": utcnow(), "orders_matched": 0, **row})
-    insert_hook_calls(storage, [tuple(json.dumps(r.get(c)) if c == "answer" else r.get(c)
-                                      for c in _CALL_COLUMNS) for r in clean])
+    insert_hook_calls(storage, [tuple(_as_sql(c, r.get(c)) for c in _CALL_COLUMNS) for r in clean])
 
 
 _CALL_COLUMNS = ("created_at", "hook_instance", "service_id", "hook", "payer_id", "orders_matched",
@@ -36,7 +35,9 @@ _CHUNK = 1000  # 9 000 parameters: under SQLite's 32 766 limit
 def insert_hook_calls(storage, values: list[tuple]) -> None:
     """One multi-row INSERT per chunk, through the driver (CRD audit writer, off the event loop).
 
-    Rows are tuples in _CALL_COLUMNS order, `answer` already JSON text (str or bytes).
+    Rows are tuples in _CALL_COLUMNS order, ready for the driver: created_at as UTC text
+    'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite form) and `answer` as JSON text; the
+    writer thread then holds the GIL only to flatten them.
 
     Why raw: executemany makes a driver call per row, and each call releases the GIL; a
     background thread then waits behind the busy event loop for every single row.
@@ -44,29 +45,23 @@ def insert_hook_calls(storage, values: list[tuple]) -> None:
     dialect = storage.engine.dialect
     sqlite = dialect.name == "sqlite"
     marks = ["?" if dialect.paramstyle == "qmark" else "%s"] * len(_CALL_COLUMNS)
-    if not sqlite:
+    if not sqlite:  # text in, typed columns: UTC timestamps and JSON
+        marks[_CALL_COLUMNS.index("created_at")] = "(%s::text || '+00')::timestamptz"
         marks[_CALL_COLUMNS.index("answer")] += "::json"
     group = "(" + ",".join(marks) + ")"
-    encode = _sqlite_values if sqlite else _pg_values
     with storage.write_lock, storage.engine.begin() as conn:
         for i in range(0, len(values), _CHUNK):
             chunk = values[i:i + _CHUNK]
             sql = f"INSERT INTO hook_call ({', '.join(_CALL_COLUMNS)}) VALUES " + ",".join([group] * len(chunk))
-            conn.exec_driver_sql(sql, tuple(v for row in chunk for v in encode(row)))
+            conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
 
 
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _sqlite_values(row: tuple) -> tuple:
-    # SQLAlchemy's own SQLite forms: naive UTC text timestamps, JSON as text.
-    return (row[0].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"), *row[1:6],
-            _text(row[6]), *row[7:])
-
-
-def _pg_values(row: tuple) -> tuple:
-    return (*row[:6], _text(row[6]), *row[7:])
+def _as_sql(column: str, value):
+    if column == "answer":
+        return json.dumps(value)
+    if column == "created_at":
+        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value
 
 
 def save_feedback(storage, service_id: str, items: list[dict]) -> int:

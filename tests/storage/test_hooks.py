@@ -40,3 +40,29 @@ def test_save_feedback(storage):
     assert [(r.service_id, r.card_id, r.outcome) for r in got] == [
         ("svc", "c1", "accepted"), ("svc", "c2", "overridden")]
     assert got[1].payload["overrideReasons"][0]["reason"]["code"] == "x"
+
+
+def test_audit_writer_rows_read_back_with_utc_times(storage):
+    """The CRD writer's raw multi-row INSERT lands as SQLAlchemy reads it, on either database."""
+    from datetime import datetime, timedelta, timezone
+
+    from service.crd.audit import AuditWriter
+    from service.crd.hook import HookResult
+    from service.crd.services import SERVICES_BY_ID
+    writer = AuditWriter(storage, interval=3600)  # flushed by hand below
+    service = SERVICES_BY_ID["besponsa-order-sign"]
+    before = datetime.now(timezone.utc)
+    writer.record("hook-1", service, HookResult({}, "bcbst", 2, [{"covered": "covered"}]), 1.23456, 200)
+    writer.record(None, service, None, 0.5, 400)
+    writer.flush()
+    writer.close()
+    with storage.sessions() as s:
+        got = s.scalars(select(HookCall).order_by(HookCall.id)).all()
+    assert [(r.hook_instance, r.service_id, r.hook, r.payer_id, r.orders_matched, r.answer, r.latency_ms,
+             r.status_code) for r in got] == [
+        ("hook-1", "besponsa-order-sign", "order-sign", "bcbst", 2, {"orders": [{"covered": "covered"}]},
+         1.235, 200),
+        (None, "besponsa-order-sign", "order-sign", None, 0, {"orders": []}, 0.5, 400)]
+    for r in got:  # stored as UTC: read back (naive on SQLite) it is within seconds of now
+        at = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=timezone.utc)
+        assert before - timedelta(seconds=1) <= at <= datetime.now(timezone.utc) + timedelta(seconds=1)

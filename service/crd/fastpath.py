@@ -1,0 +1,68 @@
+"""The order-sign hot path: POST /cds-services/{id} answered straight from ASGI (CDS Hooks 2.0)."""
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+
+from service.crd.routes import outcome_json, respond_to_hook
+from service.fhir.outcome import FHIR_JSON
+
+log = logging.getLogger("service.crd")
+
+PREFIX = "/cds-services/"
+MAX_BODY = 32 * 1024 * 1024  # a full prefetch is kilobytes; refuse what cannot be a hook call
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class HookFastPath:
+    """ASGI middleware answering hook calls without routing, dependency injection or Response objects.
+
+    Why: order-sign sits inside the clinician's signing click, and that framework work cost as
+    much as the decision itself. respond_to_hook renders every outcome, errors included; the
+    router's /cds-services/{id} route calls the same function.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        root = scope.get("root_path") or ""
+        path = scope["path"][len(root):] if root and scope["path"].startswith(root) else scope["path"]
+        service_id = path[len(PREFIX):] if path.startswith(PREFIX) else ""
+        if not service_id or "/" in service_id:
+            return await self.app(scope, receive, send)
+        scope["path_params"] = {"service_id": service_id}
+        try:
+            status, data, media_type = await respond_to_hook(Request(scope, receive), await read_body(receive))
+        except BodyTooLarge:
+            status, data, media_type = 413, outcome_json(
+                f"the request body is larger than {MAX_BODY // (1024 * 1024)} MiB", code="too-long"), FHIR_JSON
+        except Exception:  # noqa: BLE001 - as the framework would: logged, and a 500 outcome
+            log.exception("unhandled error in a CDS Hooks call")
+            status, data, media_type = 500, outcome_json(
+                "internal error; the request was not processed", code="exception"), FHIR_JSON
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", media_type.encode()), (b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": data})
