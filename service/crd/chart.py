@@ -71,8 +71,8 @@ async def fetch_all(access: tuple[str, str], queries: list[str], timeout: float)
     return [r for batch in fetched for r in batch]
 
 
-# Only order reads, by FHIR id syntax: a reference never becomes an arbitrary URL on the EHR.
-READABLE = re.compile(r"(MedicationRequest|ServiceRequest|MedicationDispense)/[A-Za-z0-9\-.]{1,64}")
+# Only order and Medication reads, by FHIR id syntax: a reference never becomes an arbitrary URL on the EHR.
+READABLE = re.compile(r"(MedicationRequest|ServiceRequest|MedicationDispense|Medication)/[A-Za-z0-9\-.]{1,64}")
 
 
 @dataclass
@@ -98,7 +98,7 @@ async def gather_chart(request: dict, timeout: float) -> Chart:
 
 
 async def read_references(request: dict, refs: list[str], timeout: float) -> list[dict]:
-    """Read 'Type/id' references the request names but did not send (dispatched or booked orders)."""
+    """Read 'Type/id' references the request names but did not send (orders, their Medication)."""
     access = ehr_access(request)
     wanted = [r for r in dict.fromkeys(refs) if isinstance(r, str) and READABLE.fullmatch(r)
               and not r.endswith(("/.", "/.."))]

@@ -49,6 +49,17 @@ def is_besponsa_order(order: dict, known: dict[str, dict]) -> bool:
     return bool(medication) and concept_is_besponsa(medication.get("code"))
 
 
+def unresolved_medications(orders: list[dict], known: dict[str, dict]) -> list[str]:
+    """'Medication/id' references of orders that neither the order nor the request resolves."""
+    out = []
+    for order in orders:
+        if isinstance(order, dict) and order.get("resourceType") in ORDER_TYPES:
+            ref = (order.get("medicationReference") or {}).get("reference")
+            if isinstance(ref, str) and not ref.startswith("#") and resolve_medication(order, ref, known) is None:
+                out.append(ref.split("/_history")[0])
+    return out
+
+
 def index_resources(resources: list[dict]) -> dict[str, dict]:
     """Resources by 'Type/id' and by fullUrl-style keys, to resolve references."""
     out: dict[str, dict] = {}

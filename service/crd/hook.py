@@ -12,7 +12,7 @@ import orjson
 import cql_equivalents
 from service.crd.answer import COVERAGE_INFO, annotate_order, build_cards, build_coverage_info, same_assertion
 from service.crd.chart import HookError, flatten, gather_chart, read_references
-from service.crd.detect import index_resources, is_besponsa_order
+from service.crd.detect import index_resources, is_besponsa_order, unresolved_medications
 from service.crd.services import HookService, read_configuration
 from service.engine.evaluate import Determination, score_response
 from service.fhir.coverage import payer_of_coverage
@@ -136,7 +136,7 @@ def no_coverage_card() -> dict:
     return {"uuid": str(uuid.uuid4()), "summary": "No active coverage was found for this patient",
             "indicator": "warning", "source": {"label": "Besponsa prior authorization service",
                                                "topic": {"system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp",
-                                                         "code": "insurance"}}}
+                                                         "code": "coverage-info"}}}
 
 
 async def answer_hook(service: HookService, request: dict, cfg: HookSettings, today: date) -> HookResult:
@@ -145,14 +145,18 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings, to
     config = read_configuration(request)
     drafts = flatten(context.get("draftOrders"))
     quick_known = index_resources(drafts + flatten(context.get("appointments")))
-    if service.hook in ("order-sign", "order-select") and not any(is_besponsa_order(o, quick_known) for o in drafts):
+    if service.hook in ("order-sign", "order-select") and not any(
+            is_besponsa_order(o, quick_known) for o in drafts) and not unresolved_medications(drafts, quick_known):
         return HookResult({"cards": [], "systemActions": []})  # other drugs: no chart is read
     chart = await gather_chart(request, cfg.timeout)
     known = index_resources(chart.resources + drafts)
     unsent = [r for r in order_references(service, context) if r not in known]
     if unsent:
         known.update(index_resources(await read_references(request, unsent, cfg.timeout)))
-    orders = [o for o in find_orders(service, context, known) if is_besponsa_order(o, known)]
+    candidates = find_orders(service, context, known)
+    if medications := unresolved_medications(candidates, known):  # CONTRACT: Medication by reference
+        known.update(index_resources(await read_references(request, medications, cfg.timeout)))
+    orders = [o for o in candidates if is_besponsa_order(o, known)]
     if not orders:
         return HookResult({"cards": [], "systemActions": []})
     coverage = find_coverage(chart.resources)

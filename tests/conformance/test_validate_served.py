@@ -63,7 +63,43 @@ def test_validator_catches_a_broken_resource():
     assert all(fhir_validate.validate([(bad, None), (q, None)]))
 
 
-def test_crd_updated_orders_validate(client):
-    body = client.post("/cds-services/besponsa-order-sign", json=hook_request([besponsa_request()])).json()
-    items = [(a["resource"], None) for a in body["systemActions"]]
-    assert items and fhir_validate.validate(items) == [[]] * len(items)
+CRD_MR = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/profile-medicationrequest"
+CRD_SR = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/profile-servicerequest"
+
+
+def crd_answers(client) -> list[dict]:
+    """Updated orders for every payer and outcome: covered, not covered (chart), inactive coverage."""
+    from tests.crd.requests import chart, coverage_bundle
+    sr = {"resourceType": "ServiceRequest", "id": "sr1", "status": "draft", "intent": "order",
+          "subject": {"reference": "Patient/p1"}, "authoredOn": "2026-11-20",
+          "requester": {"reference": "PractitionerRole/pr1"},
+          "code": {"coding": [{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J9229"}]}}
+    requests = [hook_request([besponsa_request(), sr], payer=p) for p in PAYERS]
+    requests.append(hook_request([besponsa_request()], prefetch={"coverage": coverage_bundle("aetna"),
+                                                                  **chart(age_birth="2015-01-01")}))
+    requests.append(hook_request([besponsa_request()], prefetch={"coverage": coverage_bundle("bcbst", "cancelled"),
+                                                                  **chart()}))
+    for hook, service in (("order-dispatch", "besponsa-order-dispatch"), ("order-select", "besponsa-order-select")):
+        req = hook_request([besponsa_request()], hook=hook)
+        if hook == "order-dispatch":
+            req["context"] = {"patientId": "p1", "dispatchedOrders": ["MedicationRequest/mr1"],
+                              "performer": "Organization/o1"}
+            req["prefetch"]["medicationRequests"] = {"resourceType": "Bundle", "type": "searchset",
+                                                     "entry": [{"resource": besponsa_request()}]}
+        requests.append((service, req))
+    out = []
+    for req in requests:
+        service, req = req if isinstance(req, tuple) else ("besponsa-order-sign", req)
+        r = client.post(f"/cds-services/{service}", json=req)
+        assert r.status_code == 200, r.text
+        out += [a["resource"] for a in r.json()["systemActions"]]
+    return out
+
+
+def test_crd_updated_orders_validate_against_the_crd_profiles(client):
+    """CRD 2.1 cards.md: the updated order SHALL comply with the CRD order profiles (2.0.1 package)."""
+    orders = crd_answers(client)
+    assert len(orders) == 2 * len(PAYERS) + 4
+    items = [(o, CRD_MR if o["resourceType"] == "MedicationRequest" else CRD_SR) for o in orders]
+    items += [(o, None) for o in orders]  # and base R4
+    assert fhir_validate.validate(items) == [[]] * len(items)

@@ -15,7 +15,7 @@ PAYER_NAMES = {"aetna": "Aetna", "bcbst": "BlueCross BlueShield of Tennessee",
 
 def besponsa_request(code: dict | None = None, rid: str = "mr1", **extra) -> dict:
     r = {"resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
-         "subject": {"reference": "Patient/p1"},
+         "subject": {"reference": "Patient/p1"}, "authoredOn": "2026-11-20",
          "medicationCodeableConcept": code or {"coding": [{"system": HCPCS, "code": "J9229"}]},
          "requester": {"reference": "PractitionerRole/pr1"}}
     r.update(extra)

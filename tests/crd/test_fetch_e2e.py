@@ -49,3 +49,65 @@ def test_wrong_token_at_the_ehr_is_a_502(server):
                            fhirAuthorization={"access_token": "wrong", "token_type": "Bearer"})
         r = httpx.post(f"{server.url}/cds-services/besponsa-order-sign", json=req, timeout=10)
     assert r.status_code == 502 and "401" in r.json()["issue"][0]["diagnostics"]
+
+
+def dispatch_request(base: str | None, refs: list[str]) -> dict:
+    """order-dispatch naming orders the prefetch does not carry (the chart itself is prefetched)."""
+    from tests.crd.requests import chart
+    req = hook_request([], hook="order-dispatch", prefetch={"coverage": coverage_bundle("aetna"), **chart()})
+    req["context"] = {"patientId": "p1", "dispatchedOrders": refs, "performer": "Organization/infusion-center"}
+    if base:
+        req.update(fhirServer=base, fhirAuthorization={"access_token": "secret-token", "token_type": "Bearer"})
+    return req
+
+
+def test_dispatched_orders_missing_from_prefetch_are_read_from_the_ehr(server):
+    order = besponsa_request(rid="mr-d", status="active")
+    with mock_fhir_server([order]) as (base, seen):
+        r = httpx.post(f"{server.url}/cds-services/besponsa-order-dispatch",
+                       json=dispatch_request(base, ["MedicationRequest/mr-d", "MedicationRequest/../Patient/p1"]),
+                       timeout=10)
+    assert r.status_code == 200, r.text
+    actions = r.json()["systemActions"]
+    assert [a["resource"]["id"] for a in actions] == ["mr-d"]
+    assert coverage_info(actions[0])["doc-needed"] == ["clinical"]  # order-dispatch is a primary hook
+    assert seen == [("/MedicationRequest/mr-d", True)]  # only the well-formed order reference was read
+
+
+def test_dispatched_order_without_ehr_access_gets_no_assertion(server):
+    r = httpx.post(f"{server.url}/cds-services/besponsa-order-dispatch",
+                   json=dispatch_request(None, ["MedicationRequest/mr-d"]), timeout=10)
+    assert r.status_code == 200 and r.json()["systemActions"] == []
+
+
+def test_a_dispatched_order_the_ehr_does_not_have_is_a_502(server):
+    with mock_fhir_server([]) as (base, _):
+        r = httpx.post(f"{server.url}/cds-services/besponsa-order-dispatch",
+                       json=dispatch_request(base, ["MedicationRequest/gone"]), timeout=10)
+    assert r.status_code == 502 and "404" in r.json()["issue"][0]["diagnostics"]
+
+
+def test_an_oversized_hook_body_is_413_over_real_http(server):
+    r = httpx.post(f"{server.url}/cds-services/besponsa-order-sign", content=b"{" + b" " * (33 * 1024 * 1024),
+                   headers={"content-type": "application/json"}, timeout=30)
+    assert r.status_code == 413 and r.json()["issue"][0]["code"] == "too-long"
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+
+def test_a_medication_only_the_ehr_holds_is_read_to_recognise_besponsa(server):
+    """CONTRACT: medicationReference to a Medication in the bundle, contained, prefetched, or (here) on the EHR."""
+    from tests.crd.requests import chart
+    med = {"resourceType": "Medication", "id": "med-9",
+           "code": {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "0008-0100-01"}]}}
+    order = besponsa_request(rid="mr-ref")
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": "Medication/med-9"}
+    with mock_fhir_server([med]) as (base, seen):
+        req = hook_request([order], prefetch={"coverage": coverage_bundle("aetna"), **chart()}, fhirServer=base,
+                           fhirAuthorization={"access_token": "secret-token", "token_type": "Bearer"})
+        r = httpx.post(f"{server.url}/cds-services/besponsa-order-sign", json=req, timeout=10)
+        no_access = httpx.post(f"{server.url}/cds-services/besponsa-order-sign",
+                               json=hook_request([order], prefetch=req["prefetch"]), timeout=10)
+    assert [a["resource"]["id"] for a in r.json()["systemActions"]] == ["mr-ref"]
+    assert seen == [("/Medication/med-9", True)]
+    assert no_access.status_code == 200 and no_access.json()["systemActions"] == []

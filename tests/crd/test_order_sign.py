@@ -213,3 +213,83 @@ def test_every_call_is_audited_without_patient_ids(client):
         rows = s.execute(select(HookCall)).scalars().all()
     assert [(r.payer_id, r.orders_matched, r.status_code) for r in rows] == [("fepblue", 1, 200), (None, 0, 400)]
     assert "p1" not in repr([r.answer for r in rows])
+
+
+def test_an_order_already_carrying_this_assertion_gets_no_update(client):
+    """CRD 2.1 cards.md: payers SHALL NOT send a system action to update the order unless something is new."""
+    first = client.post(SIGN, json=hook_request([besponsa_request()])).json()["systemActions"][0]["resource"]
+    again = client.post(SIGN, json=hook_request([first])).json()
+    assert again["systemActions"] == [] and again["cards"]  # the cards still say what to do
+    changed = client.post(SIGN, json=hook_request([first], payer="bcbst")).json()["systemActions"]
+    assert len(changed) == 1  # a different payer's assertion is new information
+    exts = [e for e in changed[0]["resource"]["extension"] if e["url"].endswith("ext-coverage-information")]
+    assert len(exts) == 1  # replaced, not appended
+
+
+def test_appointment_book_is_a_primary_hook(client):
+    """CRD 2.1: order-sign, order-dispatch and appointment-book are primary (they may ask for documentation)."""
+    order = besponsa_request(rid="mr-appt", status="active")
+    appt = {"resourceType": "Appointment", "id": "ap1", "status": "proposed",
+            "basedOn": [{"reference": "MedicationRequest/mr-appt"}],
+            "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]}
+    req = hook_request([], hook="appointment-book")
+    req["context"] = {"userId": "PractitionerRole/pr1", "patientId": "p1",
+                      "appointments": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": appt}]}}
+    req["prefetch"]["medicationRequests"] = {"resourceType": "Bundle", "type": "searchset",
+                                             "entry": [{"resource": order}]}
+    body = client.post("/cds-services/besponsa-appointment-book", json=req).json()
+    info = coverage_info(body["systemActions"][0])
+    assert body["systemActions"][0]["resource"]["id"] == "mr-appt"
+    assert info["doc-needed"] == ["clinical"] and info["questionnaire"]
+
+
+@pytest.mark.parametrize("service,hook", [("besponsa-order-sign", "order-sign"),
+                                          ("besponsa-order-select", "order-select")])
+def test_system_actions_always_present_and_every_card_has_a_topic(client, service, hook):
+    """Inferno CRD: systemActions on every response of these hooks; source.topic on every card."""
+    other = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1049502"}]}
+    for orders, prefetch in (([besponsa_request(code=other)], None),
+                             ([besponsa_request()], {"coverage": {"resourceType": "Bundle", "type": "searchset",
+                                                                  "entry": []}, **chart()})):
+        req = hook_request(orders, hook=hook, prefetch=prefetch)
+        body = client.post(f"/cds-services/{service}", json=req).json()
+        assert body["systemActions"] == []  # other drug; or Besponsa without any Coverage to cite
+        assert all(c["source"]["topic"]["code"] and c["uuid"] for c in body["cards"])
+    assert body["cards"][0]["summary"] == "No active coverage was found for this patient"
+
+
+def test_assertion_ids_differ_across_coverages_and_payers(client):
+    """Inferno CRD: extensions for differing coverage carry distinct coverage-assertion-ids."""
+    ids = set()
+    for payer in sorted(POLICIES):
+        cov = coverage_bundle(payer)
+        cov["entry"][0]["resource"]["id"] = f"cov-{payer}"
+        req = hook_request([besponsa_request()], prefetch={"coverage": cov, **chart()})
+        ids.add(coverage_info(client.post(SIGN, json=req).json()["systemActions"][0])["coverage-assertion-id"][0])
+    assert len(ids) == len(POLICIES)
+
+
+def test_a_crash_inside_a_hook_is_a_500_outcome_and_the_service_keeps_serving(client, monkeypatch):
+    import service.crd.routes as routes
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(routes, "answer_hook", broken)
+    r = client.post(SIGN, json=hook_request([besponsa_request()]))
+    assert r.status_code == 500 and r.json()["issue"][0]["code"] == "exception"
+    assert "boom" not in r.text  # internals stay in the log
+    monkeypatch.undo()
+    assert client.post(SIGN, json=hook_request([besponsa_request()])).status_code == 200
+
+
+def test_the_router_route_and_the_fast_path_answer_alike(settings):
+    """Without HookFastPath the same handler answers through FastAPI's router."""
+    from fastapi.testclient import TestClient
+    from service.app import create_app
+    from service.crd.fastpath import HookFastPath
+    app = create_app(settings)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not HookFastPath]
+    with TestClient(app) as plain:
+        body = plain.post(SIGN, json=hook_request([besponsa_request()])).json()
+        assert coverage_info(body["systemActions"][0])["covered"] == ["covered"]
+        assert plain.post(SIGN, content=b"nope").status_code == 400
