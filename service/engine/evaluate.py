@@ -63,13 +63,14 @@ def evaluate_tree(node: Node, answers: Mapping[str, object]) -> dict[int, bool |
     values: dict[int, bool | None] = {}
 
     def visit(n: Node) -> bool | None:
-        if isinstance(n, Fact):
+        kind = type(n)  # the four node classes are final: type() is cheaper than isinstance
+        if kind is Fact:
             v = test_fact(n, answers)
-        elif isinstance(n, Review):
+        elif kind is Review:
             v = None  # clinical judgement is never assumed
         else:
             kids = [visit(c) for c in n.children]
-            if isinstance(n, AllOf):
+            if kind is AllOf:
                 v = False if False in kids else (None if None in kids else True)
             else:
                 v = True if True in kids else (None if None in kids else False)
@@ -128,6 +129,30 @@ def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
     return tuple(seen.values())
 
 
+def judge_tree(policy: Policy, answers: Mapping[str, object]) -> tuple[tuple[Reason, ...], Node, dict]:
+    """The exclusions met, the branch judged and every node's value: what each decision rests on."""
+    excluded = tuple(Reason(e.when.concept, EXCLUDED, e.cite, "exclusion")
+                     for e in policy.exclusions if test_fact(e.when, answers) is True)
+    # Once the request type is known the other branch is moot, not unmet: judge this one only.
+    tree = policy.criteria_for(answers.get("request-type"))
+    return excluded, tree, evaluate_tree(tree, answers)
+
+
+def decide(policy: Policy, answers: Mapping[str, object]) -> tuple[str, tuple[Reason, ...]]:
+    """The decision, with reasons for a denial only: what CRD shows at order signing.
+
+    Same decision as score_response (before review routing) without tracing the met path or
+    explaining a pend, which an order-sign answer never shows.
+    """
+    excluded, tree, values = judge_tree(policy, answers)
+    verdict = values[id(tree)]
+    if excluded:
+        return DENY, excluded
+    if verdict is False:
+        return DENY, _dedupe(explain_tree(tree, values))
+    return (APPROVE if verdict is True else PEND), ()
+
+
 def score_response(policy: Policy, answers: Mapping[str, object], *,
                    deny_requires_review: bool = False,
                    default_period_months: int | None = None) -> Determination:
@@ -138,14 +163,10 @@ def score_response(policy: Policy, answers: Mapping[str, object], *,
     period = policy.periods.get(request_type) or policy.periods[INITIAL]
     months = period.months if period.months is not None else default_period_months
 
-    excluded = [Reason(e.when.concept, EXCLUDED, e.cite, "exclusion")
-                for e in policy.exclusions if test_fact(e.when, answers) is True]
-    # Once the request type is known the other branch is moot, not unmet: judge this one only.
-    tree = policy.criteria_for(answers.get("request-type"))
-    values = evaluate_tree(tree, answers)
+    excluded, tree, values = judge_tree(policy, answers)
     verdict = values[id(tree)]
     if excluded:
-        decision, reasons, path, met = DENY, tuple(excluded), None, ()
+        decision, reasons, path, met = DENY, excluded, None, ()
     elif verdict is True:
         path, met_list = trace_met(tree, values)
         decision, reasons, met = APPROVE, (), _dedupe(met_list)
@@ -161,10 +182,9 @@ def score_response(policy: Policy, answers: Mapping[str, object], *,
 
 def open_concepts(policy: Policy, answers: Mapping[str, object]) -> list[str]:
     """Unanswered concepts whose answer could still change the decision, in question order."""
-    if any(test_fact(e.when, answers) is True for e in policy.exclusions):
+    excluded, tree, values = judge_tree(policy, answers)
+    if excluded:
         return []
-    tree = policy.criteria_for(answers.get("request-type"))
-    values = evaluate_tree(tree, answers)
     wanted: set[str] = set()
 
     def visit(n: Node) -> None:
@@ -183,4 +203,4 @@ def open_concepts(policy: Policy, answers: Mapping[str, object]) -> list[str]:
 
 
 __all__ = ["APPROVE", "DENY", "PEND", "CONTINUATION", "Determination", "Reason",
-           "score_response", "open_concepts", "evaluate_tree", "test_fact"]
+           "score_response", "decide", "open_concepts", "evaluate_tree", "test_fact"]

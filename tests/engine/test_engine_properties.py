@@ -5,7 +5,7 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from service.engine.evaluate import APPROVE, DENY, open_concepts, score_response
+from service.engine.evaluate import APPROVE, DENY, decide, open_concepts, score_response
 from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER
 from service.policies.model import concepts_used
 from service.policies.registry import load_policies
@@ -98,3 +98,14 @@ def test_every_non_approval_is_explained_with_citations(case):
     det = score(policy, answers)
     if det.decision != APPROVE:
         assert det.reasons and all(r.cite for r in det.reasons)
+
+
+@settings(max_examples=400, deadline=None)
+@given(cases())
+def test_decide_is_score_response_without_the_trace(case):
+    """CRD's decide() gives score_response's decision, and a denial's very reasons."""
+    policy, answers = case
+    det = score(policy, answers)
+    decision, reasons = decide(policy, answers)
+    assert decision == det.decision
+    assert reasons == (det.reasons if det.decision == DENY else ())
