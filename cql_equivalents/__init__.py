@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from collections.abc import Iterable
 from datetime import date
 
@@ -26,12 +27,25 @@ def evaluate_define(define: str, bundle: dict, today: date) -> object:
 
 def prefill(bundle: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
     """Engine-form values for the requested concepts the chart shows; absent ones are left out."""
+    return prefill_view({"_index": defines.index_bundle(bundle)}, concepts, today)
+
+
+def prefill_chart(chart: Iterable[dict], concepts: Iterable[str], today: date) -> dict[str, object]:
+    """prefill over a list of resources (CRD's prefetch), without wrapping them in a Bundle."""
+    return prefill_view({"_index": defines.index_chart(chart)}, concepts, today)
+
+
+def prefill_view(view: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
+    # The view holds only the index the defines read: the caller's bundle is never touched.
     out: dict[str, object] = {}
-    bundle = {**bundle, "_index": defines.index_bundle(bundle)}  # a private view; the caller's is untouched
     for code in concepts:
-        define = CONCEPTS[code].cql_define if code in CONCEPTS else None
-        if define:
-            value = evaluate_define(define, bundle, today)
+        define = CONCEPT_DEFINES.get(code)
+        if define is not None:
+            value = define(view, today)
             if value is not None:
                 out[code] = value
     return out
+
+
+# concept -> its define as (view, today) -> value: looked up once, not on every prefill.
+CONCEPT_DEFINES = {c.code: partial(evaluate_define, c.cql_define) for c in CONCEPTS.values() if c.cql_define}

@@ -6,6 +6,7 @@ asserts a fact the chart does not show (CONTRACT: where prefill finds these fact
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 
 from service.policies.concepts import SYSTEM
@@ -25,63 +26,108 @@ TKI_RXNORM = {"282388", "475342", "662281", "1307619", "1364347"}
 ONCOLOGY_NUCC = {"207RH0003X", "207RX0202X", "2080P0207X"}
 CD22_POSITIVE_PERCENT = 5  # Aetna: "CD22 positive (i.e., greater than or equal to 5% blasts ...)"
 VOID = {"entered-in-error", "cancelled"}
+FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+REFUTED = {"refuted", "entered-in-error"}
+
+
+# Index keys beside the resource types: rows each define would otherwise pick out on its own.
+CD22_OBSERVATIONS, PH_OBSERVATIONS, CONDITIONS = "Observation:cd22", "Observation:ph", "Condition:not-refuted"
 
 
 def index_bundle(bundle: dict) -> dict[str, list[dict]]:
-    """Resources by type, leaving out those recorded in error (read once, not once per define)."""
+    """index_chart over a Bundle's entries."""
+    return index_chart(e.get("resource") for e in listed(bundle.get("entry")) if isinstance(e, dict))
+
+
+def index_chart(chart: Iterable[object]) -> dict[str, list[dict]]:
+    """Resources by type, leaving out those recorded in error, with the CD22 and Ph observations
+    and the Conditions not refuted picked out: each resource is read once per evaluation,
+    not once per define (CRD runs this inside the clinician's signing click)."""
     index: dict[str, list[dict]] = {}
-    for entry in bundle.get("entry") or ():
-        r = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(r, dict) and r.get("status") not in VOID:
-            index.setdefault(r.get("resourceType"), []).append(r)
+    for r in chart:
+        if not isinstance(r, dict):
+            continue
+        status = r.get("status")
+        if status.__class__ is str and status in VOID:  # a malformed status is simply not void
+            continue
+        kind = r.get("resourceType")
+        if not isinstance(kind, str):
+            continue
+        index.setdefault(kind, []).append(r)
+        if kind == "Observation":
+            codes = codings(r.get("code"))
+            if (LOINC, CD22_PERCENT_LOINC) in codes or "cd22" in texts(r.get("code")):
+                index.setdefault(CD22_OBSERVATIONS, []).append(r)
+            if any(s == LOINC and c in PH_LOINC for s, c in codes):
+                index.setdefault(PH_OBSERVATIONS, []).append(r)
+        elif kind == "Condition" and not REFUTED.intersection(c for _, c in codings(r.get("verificationStatus"))):
+            index.setdefault(CONDITIONS, []).append(r)
     return index
 
 
 def resources(bundle: dict, kind: str) -> list[dict]:
-    """Resources of one type in the bundle, leaving out those recorded in error."""
+    """Resources of one type (or index key) in the bundle, leaving out those recorded in error."""
     index = bundle.get("_index")  # set by cql_equivalents.prefill for one evaluation
     return (index if index is not None else index_bundle(bundle)).get(kind, [])
 
 
-def codings(concept: dict | None) -> list[tuple[str, str]]:
-    return [(c.get("system"), c.get("code")) for c in (concept or {}).get("coding") or ()]
+def listed(value: object) -> list:
+    """A JSON array, or nothing: a value of the wrong type shows no fact (and never raises)."""
+    return value if isinstance(value, list) else []
 
 
-def texts(concept: dict | None) -> str:
-    parts = [(concept or {}).get("text") or ""]
-    parts += [c.get("display") or "" for c in (concept or {}).get("coding") or ()]
-    return " ".join(parts).lower()
+def codings(concept: object) -> list[tuple[str | None, str]]:
+    """(system, code) of each well-formed Coding of a CodeableConcept."""
+    if not isinstance(concept, dict):
+        return []
+    out = []
+    for c in listed(concept.get("coding")):
+        if isinstance(c, dict):
+            system, code = c.get("system"), c.get("code")
+            if isinstance(code, str) and (system is None or isinstance(system, str)):
+                out.append((system, code))
+    return out
 
 
-def icd10(code: str | None) -> str:
+def texts(concept: object) -> str:
+    if not isinstance(concept, dict):
+        return ""
+    parts = [concept.get("text")] + [c.get("display") for c in listed(concept.get("coding")) if isinstance(c, dict)]
+    return " ".join(p for p in parts if isinstance(p, str)).lower()
+
+
+def icd10(code: object) -> str:
     """ICD-10-CM code without its dot, upper case: C91.02 and C9102 are the same code."""
-    return (code or "").replace(".", "").upper()
+    return code.replace(".", "").upper() if isinstance(code, str) else ""
 
 
 def effective(resource: dict) -> str:
     """The time an observation applies to; ISO strings order chronologically (latest wins)."""
-    return resource.get("effectiveDateTime") or resource.get("issued") or ""
+    when = resource.get("effectiveDateTime") or resource.get("issued")
+    return when if isinstance(when, str) else ""
 
 
 def latest(observations: list[dict]) -> dict | None:
     """The last by time; among equal times the last in the chart (as CQL's stable sort + Last)."""
-    return sorted(observations, key=effective)[-1] if observations else None
+    best, best_time = None, ""
+    for o in observations:
+        when = effective(o)
+        if best is None or when >= best_time:
+            best, best_time = o, when
+    return best
 
 
 def age_in_years(bundle: dict, today: date) -> int | None:
     """AgeInYears: whole years from Patient.birthDate to today."""
     patient = next(iter(resources(bundle, "Patient")), None)
     born = (patient or {}).get("birthDate")
-    if not born or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", born):
+    if not isinstance(born, str) or not FULL_DATE.fullmatch(born):
+        return None  # a partial or malformed date shows no age
+    try:
+        b = date.fromisoformat(born)
+    except ValueError:  # 2020-02-30
         return None
-    b = date.fromisoformat(born)
     return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
-
-
-def _conditions(bundle: dict) -> list[dict]:
-    refuted = {"refuted", "entered-in-error"}
-    return [c for c in resources(bundle, "Condition")
-            if not refuted & {code for _, code in codings(c.get("verificationStatus"))}]
 
 
 def diagnosis_code(system: str | None, code: str | None) -> str | None:
@@ -102,30 +148,26 @@ def diagnosis_code(system: str | None, code: str | None) -> str | None:
 
 def diagnosis(bundle: dict) -> str | None:
     """Diagnosis: b-all before lbl before nhl-other when the chart holds several."""
-    found = {diagnosis_code(s, c) for cond in _conditions(bundle) for s, c in codings(cond.get("code"))}
+    found = {diagnosis_code(s, c) for cond in resources(bundle, CONDITIONS) for s, c in codings(cond.get("code"))}
     return next((d for d in ("b-all", "lbl", "nhl-other") if d in found), None)
 
 
 def disease_status(bundle: dict) -> str | None:
     """DiseaseStatus: ICD-10-CM C91.02 (in relapse) -> relapsed."""
-    relapse = any(s == ICD10 and icd10(c) == "C9102" for cond in _conditions(bundle)
+    relapse = any(s == ICD10 and icd10(c) == "C9102" for cond in resources(bundle, CONDITIONS)
                   for s, c in codings(cond.get("code")))
     return "relapsed" if relapse else None
 
 
-def _cd22_observations(bundle: dict) -> list[dict]:
-    return [o for o in resources(bundle, "Observation")
-            if (LOINC, CD22_PERCENT_LOINC) in codings(o.get("code")) or "cd22" in texts(o.get("code"))]
-
-
 def _percent(observation: dict) -> float | None:
-    value = (observation.get("valueQuantity") or {}).get("value")
+    quantity = observation.get("valueQuantity")
+    value = quantity.get("value") if isinstance(quantity, dict) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def cd22_percent(bundle: dict) -> float | None:
     """CD22Percent: the latest LOINC 14017-8 result with a quantity."""
-    found = [o for o in _cd22_observations(bundle) if _percent(o) is not None
+    found = [o for o in resources(bundle, CD22_OBSERVATIONS) if _percent(o) is not None
              and (LOINC, CD22_PERCENT_LOINC) in codings(o.get("code"))]
     newest = latest(found)
     return _percent(newest) if newest else None
@@ -147,15 +189,13 @@ def cd22_status(bundle: dict) -> str | None:
             return coded
         pct = _percent(o)
         return None if pct is None else ("positive" if pct >= CD22_POSITIVE_PERCENT else "negative")
-    newest = latest([o for o in _cd22_observations(bundle) if result(o) is not None])
+    newest = latest([o for o in resources(bundle, CD22_OBSERVATIONS) if result(o) is not None])
     return result(newest) if newest else None
 
 
 def ph_status(bundle: dict) -> str | None:
     """PhStatus: the latest coded Philadelphia chromosome / BCR-ABL1 result."""
-    found = [o for o in resources(bundle, "Observation")
-             if any(s == LOINC and c in PH_LOINC for s, c in codings(o.get("code")))
-             and _coded_result(o) is not None]
+    found = [o for o in resources(bundle, PH_OBSERVATIONS) if _coded_result(o) is not None]
     newest = latest(found)
     return _coded_result(newest) if newest else None
 
@@ -166,8 +206,9 @@ def _medication_concepts(bundle: dict, kind: str) -> list[dict]:
     for r in resources(bundle, kind):
         if "medicationCodeableConcept" in r:
             out.append(r["medicationCodeableConcept"])
-        ref = (r.get("medicationReference") or {}).get("reference")
-        if ref in meds:
+        reference = r.get("medicationReference")
+        ref = reference.get("reference") if isinstance(reference, dict) else None
+        if isinstance(ref, str) and ref in meds:
             out.append(meds[ref])
     return out
 
@@ -185,7 +226,7 @@ def tki_failed(bundle: dict) -> bool | None:
 def prescriber_is_oncologist(bundle: dict) -> bool | None:
     """PrescriberIsOncologist: a PractitionerRole with a NUCC oncology specialty."""
     for role in resources(bundle, "PractitionerRole"):
-        for specialty in role.get("specialty") or ():
+        for specialty in listed(role.get("specialty")):
             if any(s == NUCC and c in ONCOLOGY_NUCC for s, c in codings(specialty)):
                 return True
     return None

@@ -1,0 +1,66 @@
+"""Prefill over malformed charts: a value of the wrong JSON type shows no fact; it never raises.
+
+CRD runs prefill on whatever an EHR prefetches, so an exception here would be a 500 at order
+signing instead of an answer (guide: bad input never becomes a 500).
+"""
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+from hypothesis import given, settings, strategies as st
+
+import cql_equivalents
+from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER
+from tests.fixtures.corpus import build_corpus
+
+TODAY = date(2026, 11, 23)
+CORPUS = build_corpus()
+ALL = [c for c in CONCEPTS if CONCEPTS[c].cql_define]
+JUNK = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6)
+
+
+def paths(node, trail=()):
+    """Every (container, key) in a JSON tree, to replace one value at a time."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        yield trail + (key,)
+        yield from paths(value, trail + (key,))
+
+
+def replace(tree, path, value):
+    out = copy.deepcopy(tree)
+    target = out
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return out
+
+
+def well_typed(code: str, value: object) -> bool:
+    kind = CONCEPTS[code].answer_type
+    if kind == CODING:
+        return value in {c for c, _ in CONCEPTS[code].options}
+    if kind == BOOLEAN:
+        return isinstance(value, bool)
+    if kind == INTEGER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return kind == DECIMAL and isinstance(value, float)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(CORPUS), st.data(), JUNK)
+def test_any_one_malformed_value_shows_no_fact_and_never_raises(chart, data, junk):
+    spots = list(paths(chart))
+    broken = replace(chart, data.draw(st.sampled_from(spots)), junk) if spots else chart
+    answers = cql_equivalents.prefill(broken, ALL, TODAY)
+    assert all(well_typed(code, value) for code, value in answers.items()), answers
+
+
+def test_impossible_and_partial_birth_dates_show_no_age():
+    for born in ("2020-02-30", "2020-13-01", "2020", "2020-05", 19800101, ["1980-01-01"]):
+        chart = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "birthDate": born}}]}
+        assert cql_equivalents.prefill(chart, ["age-years"], TODAY) == {}, born
