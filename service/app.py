@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import inspect
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.storage.close()
 
     app = FastAPI(title="Besponsa prior authorization (Da Vinci CRD, DTR, PAS)",
-                  version="0.1.0", lifespan=lifespan)
+                  version="0.1.0", lifespan=lifespan, **telemetry_options(settings))
     app.state.settings = settings
     app.state.shutdown_hooks = []
     for name in ROUTERS:
@@ -74,6 +75,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HookFastPath)  # inside the request-id middleware: hook calls get ids too
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def telemetry_options(settings: Settings) -> dict:
+    """FastAPI's native OpenTelemetry off unless OTEL_ENABLED (FastAPI before 0.164 has none)."""
+    if settings.otel_enabled or "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 class SettingsError(SystemExit):

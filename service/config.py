@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     smart_session_minutes: int = Field(60, ge=5, le=720)
     # PAS reviewer API (pended determinations); unset = the review endpoints answer 503.
     reviewer_token: str | None = Field(None, description="Bearer token for the PAS reviewer API")
+    # FastAPI's native OpenTelemetry (spans, metrics, logs to the globally configured providers).
+    # Off unless asked for: with it on, every request asks whether a provider is configured,
+    # which costs order-sign several microseconds even when none is.
+    otel_enabled: bool = False
 
     @field_validator("public_base_url")
     @classmethod
