@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import random
 from datetime import date
 from functools import lru_cache
 
-from service.engine.evaluate import DENY, Determination
+from service.crd.detect import listed
+from service.engine.evaluate import APPROVE, DENY, Reason
 from service.policies import canonical
 from service.policies.concepts import SYSTEM
 from service.policies.model import Policy
 
 COVERAGE_INFO = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 CRD_TEMP = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
+# What the chart shows: engine.decide's decision with a denial's reasons; None when not assessed.
+Outcome = tuple[str, tuple[Reason, ...]] | None
 J9229 = {"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J9229",
          "display": "Injection, inotuzumab ozogamicin, 0.1 mg"}
 
@@ -30,24 +33,19 @@ def sub(url: str, key: str, value: object) -> dict:
     return {"url": url, key: value}
 
 
-def build_coverage_info(*, order: dict, coverage_ref: str, policy: Policy | None, today: date,
-                        primary: bool, base_url: str, det: Determination | None,
+def build_coverage_info(*, resource: dict, coverage_ref: str, policy: Policy | None, today: date,
+                        primary: bool, base_url: str, outcome: Outcome,
                         inactive: bool) -> dict:
     """One coverage-information extension; honours every crd-ci invariant (q1-q9)."""
     return {"url": COVERAGE_INFO, "extension": [
         sub("coverage", "valueReference", {"reference": coverage_ref}),
-        *assertion_parts(policy, outcome_of(det), primary, base_url, inactive),
+        *assertion_parts(policy, outcome, primary, base_url, inactive),
         sub("date", "valueDate", today.isoformat()),
-        sub("coverage-assertion-id", "valueString", assertion_id(order, coverage_ref, policy))]}
-
-
-def outcome_of(det: Determination | None) -> tuple | None:
-    """What the answers show of a determination: its decision, and the reasons of a denial."""
-    return None if det is None else (det.decision, det.reasons if det.decision == DENY else ())
+        sub("coverage-assertion-id", "valueString", assertion_id(resource, coverage_ref, policy))]}
 
 
 @lru_cache(maxsize=1024)
-def assertion_parts(policy: Policy | None, outcome: tuple | None, primary: bool, base_url: str,
+def assertion_parts(policy: Policy | None, outcome: Outcome, primary: bool, base_url: str,
                     inactive: bool) -> tuple[dict, ...]:
     """The parts that depend only on the policy and the determination (shared, never mutated)."""
     parts = []
@@ -85,24 +83,28 @@ def assertion_parts(policy: Policy | None, outcome: tuple | None, primary: bool,
 def same_assertion(old: dict, new: dict) -> bool:
     """The order already carries this assertion (all but its date): CRD says send nothing new."""
     def parts(ext: dict) -> list:
-        return [e for e in ext.get("extension") or () if e.get("url") != "date"]
+        return [e for e in listed(ext.get("extension")) if not (isinstance(e, dict) and e.get("url") == "date")]
     return parts(old) == parts(new)
 
 
-def annotate_order(order: dict, info: dict) -> dict:
-    """The full order with this coverage-information (replacing one from an earlier call)."""
-    kept = [e for e in order.get("extension") or () if e.get("url") != COVERAGE_INFO]
-    return {**order, "extension": kept + [info]}  # a new top level; nested parts are only read
+def annotate_resource(resource: dict, info: dict) -> dict:
+    """The full order (or Appointment, Encounter) with this coverage-information, replacing one
+    from an earlier call."""
+    kept = [e for e in listed(resource.get("extension")) if not (isinstance(e, dict) and e.get("url") == COVERAGE_INFO)]
+    return {**resource, "extension": kept + [info]}  # a new top level; nested parts are only read
 
 
 def card_ids(count: int) -> list[str]:
-    """Fresh version-4 UUIDs for a response's cards, from one read of the OS random source."""
-    raw = bytearray(os.urandom(16 * count))
+    """Fresh version-4 UUIDs for a response's cards (CDS Hooks 2.0: card.uuid).
+
+    A card uuid only has to be unique, for feedback: the process's Mersenne Twister (seeded from
+    the OS, re-seeded in forked workers) gives 122 random bits without a getrandom() system call,
+    which cost ~14 µs per call on this service's virtual machines.
+    """
     ids = []
-    for i in range(0, len(raw), 16):  # RFC 9562: version 4 and variant bits (uuid.UUID is slower)
-        raw[i + 6] = (raw[i + 6] & 0x0F) | 0x40
-        raw[i + 8] = (raw[i + 8] & 0x3F) | 0x80
-        h = raw[i:i + 16].hex()
+    for _ in range(count):  # RFC 9562 section 5.4: version 4 and variant bits
+        n = (random.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
+        h = f"{n:032x}"
         ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
     return ids
 
@@ -119,19 +121,19 @@ def card(summary: str, payer: str, topic: str, indicator: str = "info", detail: 
     return out
 
 
-def build_cards(policy: Policy, det: Determination | None, primary: bool, base_url: str,
+def build_cards(policy: Policy, outcome: Outcome, primary: bool, base_url: str,
                 inactive: bool, *, coverage_cards: bool = True, guideline_cards: bool = True) -> list[dict]:
     """Instructions (what to document, or why not covered) first; then the policy's External Reference.
 
     Each kind can be switched off by its CRD card-type configuration option.
     """
-    templates = [c for c in card_templates(policy, outcome_of(det), primary, base_url, inactive)
+    templates = [c for c in card_templates(policy, outcome, primary, base_url, inactive)
                  if (coverage_cards if c["source"]["topic"]["code"] == "coverage-info" else guideline_cards)]
     return [{"uuid": cid, **t} for cid, t in zip(card_ids(len(templates)), templates)]
 
 
 @lru_cache(maxsize=1024)
-def card_templates(policy: Policy, outcome: tuple | None, primary: bool, base_url: str,
+def card_templates(policy: Policy, outcome: Outcome, primary: bool, base_url: str,
                    inactive: bool) -> tuple[dict, ...]:
     name = policy.payer_name
     guideline = card(f"{name} medical policy for Besponsa (inotuzumab ozogamicin)", name, "guideline",
@@ -140,7 +142,7 @@ def card_templates(policy: Policy, outcome: tuple | None, primary: bool, base_ur
     return (*build_instruction_cards(policy, outcome, primary, inactive), guideline)
 
 
-def build_instruction_cards(policy: Policy, outcome: tuple | None, primary: bool,
+def build_instruction_cards(policy: Policy, outcome: Outcome, primary: bool,
                             inactive: bool) -> list[dict]:
     name = policy.payer_name
     cards: list[dict] = []
@@ -153,7 +155,7 @@ def build_instruction_cards(policy: Policy, outcome: tuple | None, primary: bool
                           "warning", f"The chart shows the policy is not met:\n{why}"))
     elif primary:
         docs = "\n".join(f"- {d}" for d in policy.documentation)
-        met = outcome is not None and outcome[0] == "approve"
+        met = outcome is not None and outcome[0] == APPROVE
         summary = ("Prior auth needed: the chart meets every criterion; confirm the form" if met
                    else f"Prior authorization needed: complete the {name} Besponsa questionnaire")
         cards.append(card(summary, name, "coverage-info", detail=f"Documentation needed:\n{docs}"))

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
-from service.crd.services import CHART_PREFETCH
 
 
 class HookError(Exception):
@@ -28,11 +27,33 @@ def flatten(value: object) -> list[dict]:
     return [value] if value.get("resourceType") else []
 
 
+def resource_problems(value: object, where: str) -> list[str]:
+    """What makes a value unreadable as FHIR R4 JSON here: a resource is an object with a string
+    resourceType (and a string id), a Bundle's entry an array of objects."""
+    if not isinstance(value, dict):
+        return [f"{where} must be a FHIR resource (a JSON object)"]
+    kind = value.get("resourceType")
+    problems = [] if isinstance(kind, str) else [f"{where}.resourceType must be a string"]
+    if not isinstance(value.get("id", ""), str):
+        problems.append(f"{where}.id must be a string")
+    if kind == "Bundle":
+        entries = value.get("entry", [])
+        if not isinstance(entries, list):
+            return problems + [f"{where}.entry must be an array"]
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                problems.append(f"{where}.entry[{i}] must be an object")
+            elif entry.get("resource") is not None:
+                problems += resource_problems(entry["resource"], f"{where}.entry[{i}].resource")
+    return problems
+
+
 def fill_template(template: str, request: dict) -> str | None:
     """Substitute the prefetch tokens we use; None when a token has no value here."""
     context = request.get("context") or {}
     user = str(context.get("userId") or "")
     tokens = {"{{context.patientId}}": context.get("patientId"),
+              "{{context.encounterId}}": context.get("encounterId"),
               "{{userPractitionerRoleId}}": user.split("/", 1)[1] if user.startswith("PractitionerRole/") else None}
     for token, value in tokens.items():
         if token in template:
@@ -77,24 +98,33 @@ READABLE = re.compile(r"(MedicationRequest|ServiceRequest|MedicationDispense|Med
 
 @dataclass
 class Chart:
-    resources: list[dict]
+    resources: list[dict]  # what the service's prefetch templates asked for
+    extra: list[dict] = field(default_factory=list)  # other prefetch keys: references only
 
 
-async def gather_chart(request: dict, timeout: float) -> Chart:
+async def gather_chart(request: dict, templates: dict[str, str], timeout: float) -> Chart:
     """Prefetched resources, with what is missing fetched from fhirServer (bearer token)."""
-    prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
-    missing = [k for k in CHART_PREFETCH if prefetch.get(k) is None]
-    resources = [r for k in CHART_PREFETCH for r in flatten(prefetch.get(k))]
+    prefetch = request.get("prefetch")
+    if not isinstance(prefetch, dict):
+        prefetch = {}
+    resources, missing = [], []
+    for key in templates:
+        value = prefetch.get(key)
+        if value is None:
+            missing.append(key)
+        else:
+            resources += flatten(value)
+    extra = [r for key, value in prefetch.items() if key not in templates for r in flatten(value)]
     if not missing:
-        return Chart(resources)
+        return Chart(resources, extra)
     access = ehr_access(request)
     if access is None:
         if "coverage" in missing:
             raise HookError(412, "prefetch 'coverage' is missing and no fhirServer with "
                                  "fhirAuthorization was given to fetch it")
-        return Chart(resources)
-    queries = [q for k in missing if (q := fill_template(CHART_PREFETCH[k], request))]
-    return Chart(resources + await fetch_all(access, queries, timeout))
+        return Chart(resources, extra)
+    queries = [q for k in missing if (q := fill_template(templates[k], request))]
+    return Chart(resources + await fetch_all(access, queries, timeout), extra)
 
 
 async def read_references(request: dict, refs: list[str], timeout: float) -> list[dict]:

@@ -17,15 +17,31 @@ def concept_is_besponsa(concept: dict | None) -> bool:
     """A CodeableConcept naming Besponsa by HCPCS (any of three systems), NDC or name."""
     if not isinstance(concept, dict):
         return False
-    for coding in concept.get("coding") or ():
+    for coding in listed(concept.get("coding")):
         if not isinstance(coding, dict):
             continue
-        system, code = coding.get("system"), str(coding.get("code") or "").upper()
+        system, code = text_of(coding.get("system")), text_of(coding.get("code")).upper()
         if (system in HCPCS_SYSTEMS and code in HCPCS_CODES) or (system == NDC_SYSTEM and code in NDC_CODES):
             return True
-        if any(n in str(coding.get("display") or "").lower() for n in NAMES):
+        if any(n in text_of(coding.get("display")).lower() for n in NAMES):
             return True
-    return any(n in str(concept.get("text") or "").lower() for n in NAMES)
+    return any(n in text_of(concept.get("text")).lower() for n in NAMES)
+
+
+def listed(value: object) -> list:
+    """A JSON array, or nothing: a field of the wrong type names no drug (and never raises)."""
+    return value if isinstance(value, list) else []
+
+
+def text_of(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def medication_reference(order: dict) -> str | None:
+    """medicationReference.reference when it is a string."""
+    ref = order.get("medicationReference")
+    ref = ref.get("reference") if isinstance(ref, dict) else None
+    return ref if isinstance(ref, str) else None
 
 
 def resolve_medication(order: dict, reference: str | None, known: dict[str, dict]) -> dict | None:
@@ -33,7 +49,7 @@ def resolve_medication(order: dict, reference: str | None, known: dict[str, dict
     if not reference:
         return None
     if reference.startswith("#"):
-        return next((c for c in order.get("contained") or () if isinstance(c, dict)
+        return next((c for c in listed(order.get("contained")) if isinstance(c, dict)
                      and c.get("id") == reference[1:]), None)
     return known.get(reference) or known.get(reference.split("/_history")[0])
 
@@ -44,8 +60,7 @@ def is_besponsa_order(order: dict, known: dict[str, dict]) -> bool:
         return False
     if concept_is_besponsa(order.get("code")) or concept_is_besponsa(order.get("medicationCodeableConcept")):
         return True
-    ref = (order.get("medicationReference") or {}).get("reference")
-    medication = resolve_medication(order, ref, known)
+    medication = resolve_medication(order, medication_reference(order), known)
     return bool(medication) and concept_is_besponsa(medication.get("code"))
 
 
@@ -54,8 +69,8 @@ def unresolved_medications(orders: list[dict], known: dict[str, dict]) -> list[s
     out = []
     for order in orders:
         if isinstance(order, dict) and order.get("resourceType") in ORDER_TYPES:
-            ref = (order.get("medicationReference") or {}).get("reference")
-            if isinstance(ref, str) and not ref.startswith("#") and resolve_medication(order, ref, known) is None:
+            ref = medication_reference(order)
+            if ref is not None and not ref.startswith("#") and resolve_medication(order, ref, known) is None:
                 out.append(ref.split("/_history")[0])
     return out
 

@@ -1,20 +1,17 @@
 """Answer one CDS Hooks call: validate, find Besponsa orders, find the payer, assert coverage."""
 from __future__ import annotations
 
-import hashlib
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-import orjson
-
 import cql_equivalents
-from service.crd.answer import COVERAGE_INFO, annotate_order, build_cards, build_coverage_info, same_assertion
-from service.crd.chart import HookError, flatten, gather_chart, read_references
-from service.crd.detect import index_resources, is_besponsa_order, unresolved_medications
+from service.crd.answer import (COVERAGE_INFO, Outcome, annotate_resource, build_cards, build_coverage_info, card_ids,
+                                same_assertion)
+from service.crd.chart import HookError, flatten, gather_chart, read_references, resource_problems
+from service.crd.context import find_carriers, find_orders, order_references
+from service.crd.detect import index_resources, is_besponsa_order, listed, unresolved_medications
 from service.crd.services import HookService, read_configuration
-from service.engine.evaluate import Determination, score_response
+from service.engine.evaluate import decide
 from service.fhir.coverage import payer_of_coverage
 from service.policies.model import Policy
 from service.policies.registry import get_policy
@@ -30,41 +27,19 @@ class HookResult:
 
 @dataclass(frozen=True)
 class HookSettings:
-    """What every call needs besides the request: our URL, the EHR timeout, the assessor."""
+    """What every call needs besides the request: our URL and the EHR timeout."""
 
     base_url: str
     timeout: float
-    default_months: int
-    assess: Callable[[Policy, list[dict], date, int], Determination]
 
 
-def assess_chart(policy: Policy, resources: list[dict], today: date, months: int) -> Determination:
-    """Prefill the policy's concepts from the chart (the CQL equivalents) and score them."""
-    bundle = {"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}
-    answers = cql_equivalents.prefill(bundle, policy.concepts, today)
-    return score_response(policy, answers, default_period_months=months)
+def assess_chart(policy: Policy, resources: list[dict], today: date) -> Outcome:
+    """Prefill the policy's concepts from the chart (the CQL equivalents) and decide on them.
 
-
-class AssessmentMemo:
-    """assess_chart, remembered per (policy version, day, chart digest). Prefill and scoring are
-    pure, and one patient's chart repeats across order-select, order-sign and re-signing."""
-
-    def __init__(self, size: int = 4096):
-        self.size, self.entries = size, {}
-
-    def assess(self, policy: Policy, resources: list[dict], today: date, months: int) -> Determination:
-        try:
-            digest = hashlib.blake2b(orjson.dumps(resources), digest_size=16).digest()
-        except (TypeError, orjson.JSONEncodeError):  # not plain JSON: assess, do not remember
-            return assess_chart(policy, resources, today, months)
-        key = (policy.payer_id, policy.version, today, months, digest)
-        hit = self.entries.get(key)
-        if hit is None:
-            hit = assess_chart(policy, resources, today, months)
-            if len(self.entries) >= self.size:
-                del self.entries[next(iter(self.entries))]  # oldest first
-            self.entries[key] = hit
-        return hit
+    Not remembered between calls: prefill and decide cost less than hashing the chart would
+    (bench/crd_order_sign.sh, the new-charts run).
+    """
+    return decide(policy, cql_equivalents.prefill_chart(resources, policy.concepts, today))
 
 
 def validate_request(service: HookService, request: object) -> dict:
@@ -80,42 +55,25 @@ def validate_request(service: HookService, request: object) -> dict:
     if not isinstance(context, dict):
         problems.append("context must be an object")
     else:
-        problems += [f"context.{k} is required" for k in service.required_context if context.get(k) in (None, "")]
+        problems += [f"context.{' or '.join(k.split('|'))} is required" for k in service.required_context
+                     if all(context.get(name) in (None, "", []) for name in k.split("|"))]
     if problems:
         raise HookError(400, "; ".join(problems))
     for key in ("draftOrders", "appointments"):
         value = context.get(key)
         if value is not None and (not isinstance(value, dict) or value.get("resourceType") != "Bundle"):
             raise HookError(422, f"context.{key} must be a FHIR Bundle")
+        if value is not None:
+            problems += resource_problems(value, f"context.{key}")
+    prefetch = request.get("prefetch")
+    if prefetch is not None and not isinstance(prefetch, dict):
+        problems.append("prefetch must be an object")
+    for key, value in (prefetch if isinstance(prefetch, dict) else {}).items():
+        if value is not None:  # CDS Hooks 2.0: null means the EHR could not prefetch it
+            problems += resource_problems(value, f"prefetch.{key}")
+    if problems:  # not readable as FHIR: refuse it whole rather than guess (nothing is assessed)
+        raise HookError(422, "; ".join(problems[:10]))
     return request
-
-
-def order_references(service: HookService, context: dict) -> list[str]:
-    """Orders a dispatch or booking names by reference (CDS Hooks order-dispatch, appointment-book)."""
-    if service.hook == "order-dispatch":
-        refs = context.get("dispatchedOrders")
-        return [r for r in refs if isinstance(r, str)] if isinstance(refs, list) else []
-    if service.hook == "appointment-book":
-        return [b.get("reference") for a in flatten(context.get("appointments"))
-                for b in a.get("basedOn") or () if isinstance(b, dict) and isinstance(b.get("reference"), str)]
-    return []
-
-
-def find_orders(service: HookService, context: dict, known: dict[str, dict]) -> list[dict]:
-    """The orders this hook is about (draft, selected, dispatched, booked or in the encounter)."""
-    hook = service.hook
-    if hook in ("order-sign", "order-select"):
-        orders = flatten(context.get("draftOrders"))
-        if hook == "order-select" and isinstance(context.get("selections"), list):
-            chosen = set(context["selections"])
-            orders = [o for o in orders if f"{o.get('resourceType')}/{o.get('id')}" in chosen]
-        return orders
-    if hook in ("order-dispatch", "appointment-book"):
-        return [known[r] for r in order_references(service, context) if r in known]
-    encounter = f"Encounter/{context.get('encounterId')}"
-    return [r for r in known.values() if r.get("resourceType") == "MedicationRequest"
-            and (r.get("encounter") or {}).get("reference") == encounter
-            and r.get("status") in ("draft", "active")]
 
 
 def find_coverage(resources: list[dict]) -> dict | None:
@@ -133,7 +91,7 @@ def find_payer(coverage: dict, known: dict[str, dict]) -> str:
 
 def no_coverage_card() -> dict:
     # CRD 2.1: without a Coverage there is nothing for coverage-information to reference.
-    return {"uuid": str(uuid.uuid4()), "summary": "No active coverage was found for this patient",
+    return {"uuid": card_ids(1)[0], "summary": "No active coverage was found for this patient",
             "indicator": "warning", "source": {"label": "Besponsa prior authorization service",
                                                "topic": {"system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp",
                                                          "code": "coverage-info"}}}
@@ -144,12 +102,13 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings, to
     context = request["context"]
     config = read_configuration(request)
     drafts = flatten(context.get("draftOrders"))
-    quick_known = index_resources(drafts + flatten(context.get("appointments")))
+    sent = index_resources(drafts + flatten(context.get("appointments")))
     if service.hook in ("order-sign", "order-select") and not any(
-            is_besponsa_order(o, quick_known) for o in drafts) and not unresolved_medications(drafts, quick_known):
+            is_besponsa_order(o, sent) for o in drafts) and not unresolved_medications(drafts, sent):
         return HookResult({"cards": [], "systemActions": []})  # other drugs: no chart is read
-    chart = await gather_chart(request, cfg.timeout)
-    known = index_resources(chart.resources + drafts)
+    chart = await gather_chart(request, service.prefetch, cfg.timeout)
+    # What the hook sent wins over prefetch; prefetch keys we did not ask for only resolve references.
+    known = {**index_resources(chart.extra + chart.resources), **sent}
     unsent = [r for r in order_references(service, context) if r not in known]
     if unsent:
         known.update(index_resources(await read_references(request, unsent, cfg.timeout)))
@@ -165,18 +124,20 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings, to
     payer_id = find_payer(coverage, known)
     policy = get_policy(payer_id)
     inactive = coverage.get("status") != "active"
-    det = None if inactive else cfg.assess(policy, chart.resources, today, cfg.default_months)
+    outcome = None if inactive else assess_chart(policy, chart.resources, today)
     coverage_ref = f"Coverage/{coverage.get('id')}"
     actions, summary = [], []
-    for order in orders:
-        info = build_coverage_info(order=order, coverage_ref=coverage_ref, policy=policy, today=today,
-                                   primary=service.primary, base_url=cfg.base_url, det=det, inactive=inactive)
+    for target in orders + find_carriers(service, context, known, orders):
+        info = build_coverage_info(resource=target, coverage_ref=coverage_ref, policy=policy, today=today,
+                                   primary=service.primary, base_url=cfg.base_url, outcome=outcome,
+                                   inactive=inactive)
         summary.append({e["url"]: e.get("valueCode") for e in info["extension"] if "valueCode" in e})
-        if any(e.get("url") == COVERAGE_INFO and same_assertion(e, info) for e in order.get("extension") or ()):
+        if any(isinstance(e, dict) and e.get("url") == COVERAGE_INFO and same_assertion(e, info)
+               for e in listed(target.get("extension"))):
             continue  # CRD 2.1: no system action unless something is new
         actions.append({"type": "update", "description": f"Coverage information from {policy.payer_name}",
-                        "resource": annotate_order(order, info)})
-    cards = build_cards(policy, det, service.primary, cfg.base_url, inactive,
+                        "resource": annotate_resource(target, info)})
+    cards = build_cards(policy, outcome, service.primary, cfg.base_url, inactive,
                         coverage_cards=config["coverage-info"], guideline_cards=config["guideline"])
     return HookResult({"cards": cards[:config["max-cards"]],
                        "systemActions": actions if config["coverage-info"] else []},

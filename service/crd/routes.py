@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from service.crd.audit import AuditWriter
 from service.crd.chart import HookError
-from service.crd.hook import AssessmentMemo, HookSettings, answer_hook, validate_request
+from service.crd.hook import HookSettings, answer_hook, validate_request
 from service.crd.security import AuthError, KeyStore, ReplayCache, parse_issuers, verify_token
 from service.crd.services import SERVICES_BY_ID, discovery_document
 from service.fhir.outcome import FHIR_JSON, build_outcome, outcome_response
@@ -43,8 +43,7 @@ def crd_state(app) -> CrdState:
             log.warning("CDS Hooks JWT verification is OFF: set CDS_TRUSTED_ISSUERS in production")
         writer = AuditWriter(app.state.storage)
         app.state.shutdown_hooks.append(writer.close)
-        hook_settings = HookSettings(base_url=settings.public_base_url, timeout=settings.fhir_timeout_seconds,
-                                     default_months=settings.default_auth_months, assess=AssessmentMemo().assess)
+        hook_settings = HookSettings(base_url=settings.public_base_url, timeout=settings.fhir_timeout_seconds)
         state = app.state.crd = CrdState(KeyStore(issuers, settings.fhir_timeout_seconds),
                                          ReplayCache(app.state.storage), writer, hook_settings)
     return state

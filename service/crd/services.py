@@ -31,6 +31,9 @@ CONFIG_OPTIONS = (
 )
 
 
+ENCOUNTER_PREFETCH = {"encounter": "Encounter/{{context.encounterId}}"}
+
+
 @dataclass(frozen=True)
 class HookService:
     id: str
@@ -38,7 +41,14 @@ class HookService:
     title: str
     description: str
     primary: bool  # CRD 2.1 primary hooks (order-sign, order-dispatch, appointment-book) ask for documentation
+    # Context fields the hook requires; "a|b" accepts either (an older draft's name for the field).
     required_context: tuple[str, ...]
+    extra_prefetch: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def prefetch(self) -> dict[str, str]:
+        """The prefetch templates this service asks for (discovery) and fetches when missing."""
+        return {**CHART_PREFETCH, **dict(self.extra_prefetch)}
 
 
 SERVICES: tuple[HookService, ...] = (
@@ -50,16 +60,16 @@ SERVICES: tuple[HookService, ...] = (
                 False, ("userId", "patientId", "selections", "draftOrders")),
     HookService("besponsa-order-dispatch", "order-dispatch", "Besponsa coverage at order dispatch",
                 "Coverage and prior authorization when an order is sent to a performer.",
-                True, ("patientId", "dispatchedOrders", "performer")),
+                True, ("patientId", "dispatchedOrders|order", "performer")),
     HookService("besponsa-appointment-book", "appointment-book", "Besponsa coverage at booking",
                 "Coverage information for Besponsa orders behind a booked appointment.",
                 True, ("userId", "patientId", "appointments")),
     HookService("besponsa-encounter-start", "encounter-start", "Besponsa coverage at encounter start",
                 "Coverage information for the encounter's Besponsa orders.",
-                False, ("userId", "patientId", "encounterId")),
+                False, ("userId", "patientId", "encounterId"), tuple(ENCOUNTER_PREFETCH.items())),
     HookService("besponsa-encounter-discharge", "encounter-discharge",
                 "Besponsa coverage at discharge", "Coverage information for discharge Besponsa orders.",
-                False, ("userId", "patientId", "encounterId")),
+                False, ("userId", "patientId", "encounterId"), tuple(ENCOUNTER_PREFETCH.items())),
 )
 SERVICES_BY_ID = {s.id: s for s in SERVICES}
 
@@ -68,7 +78,7 @@ def discovery_document() -> dict:
     """GET /cds-services (CDS Hooks 2.0 Discovery), built from SERVICES."""
     return {"services": [{
         "hook": s.hook, "id": s.id, "title": s.title, "description": s.description,
-        "prefetch": dict(CHART_PREFETCH),
+        "prefetch": s.prefetch,
         "extension": {"davinci-crd.configuration-options": list(CONFIG_OPTIONS)},
     } for s in SERVICES]}
 

@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 
 from service.crd.chart import HookError, gather_chart
+from service.crd.services import CHART_PREFETCH
 from service.dtr.operations import (
     OperationError, build_package, chart_bundle, populate, read_parameters, values_named,
 )
@@ -86,7 +87,7 @@ async def fetch_chart(body: object, timeout: float) -> dict | None:
         raise OperationError(422, ["fetching the chart needs fhirAuthorization and a Patient subject"])
     hook_like = {"context": {"patientId": subject["reference"].split("/", 1)[1]}, "prefetch": {},
                  "fhirServer": server, "fhirAuthorization": {"access_token": token}}
-    return chart_bundle((await gather_chart(hook_like, timeout)).resources)
+    return chart_bundle((await gather_chart(hook_like, CHART_PREFETCH, timeout)).resources)
 
 
 @router.post("/fhir/Questionnaire/$next-question")

@@ -6,15 +6,15 @@ from service.policies.registry import find_payer_id
 
 def payer_of_coverage(coverage: dict, known: dict[str, dict]) -> str | None:
     """Payer id from the payor Organization (contained, or in `known` by 'Organization/id')."""
-    for ref in coverage.get("payor") or ():
+    payors, contained = coverage.get("payor"), coverage.get("contained")
+    for ref in payors if isinstance(payors, list) else ():
         if not isinstance(ref, dict):
             continue
-        target = ref.get("reference") or ""
-        contained = [c for c in coverage.get("contained") or () if isinstance(c, dict)]
-        org = (next((c for c in contained if c.get("id") == target[1:]), None)
-               if target.startswith("#") else known.get(target))
-        identifiers = (org or {}).get("identifier") or ([ref["identifier"]] if ref.get("identifier") else [])
-        payer = find_payer_id(identifiers, (org or {}).get("name") or ref.get("display"))
+        target = ref.get("reference") if isinstance(ref.get("reference"), str) else ""
+        org = (next((c for c in contained if isinstance(c, dict) and c.get("id") == target[1:]), None)
+               if target.startswith("#") and isinstance(contained, list) else known.get(target)) or {}
+        identifiers = org.get("identifier") or ([ref["identifier"]] if ref.get("identifier") else [])
+        payer = find_payer_id(identifiers, org.get("name") or ref.get("display"))
         if payer:
             return payer
     return None

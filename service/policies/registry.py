@@ -105,10 +105,12 @@ def get_policy(payer_id: str) -> Policy | None:
 def find_payer_id(identifiers: list[dict] | None, name: str | None) -> str | None:
     """Payer id from an Organization's payer-id identifier, else its exact name (CONTRACT: Payers)."""
     policies = all_policies()
-    for ident in identifiers or ():
-        if ident.get("system") == PAYER_ID_SYSTEM and ident.get("value") in policies:
+    for ident in identifiers if isinstance(identifiers, list) else ():
+        if not isinstance(ident, dict) or ident.get("system") != PAYER_ID_SYSTEM:
+            continue
+        if isinstance(ident.get("value"), str) and ident["value"] in policies:
             return ident["value"]
     for policy in policies.values():
-        if name and name.strip().casefold() == policy.payer_name.casefold():
+        if isinstance(name, str) and name.strip().casefold() == policy.payer_name.casefold():
             return policy.payer_id
     return None
