@@ -4,9 +4,10 @@
 #
 #   floor-json    bare FastAPI, stdlib json (the issue's floor)
 #   floor-orjson  bare FastAPI, orjson (the stricter floor: same parser as the service)
-#   same-chart    the service, one request body repeated (its chart assessment is remembered)
-#   new-charts    the service, 20 000 different patients in rotation, more than the 4 096
-#                 remembered assessments: every call runs prefill and scoring
+#   same-chart    the service, one request body repeated
+#   new-charts    the service, 20 000 different patients in rotation (birth date and CD22 %
+#                 differ), so nothing a cache could keep would repeat; the service keeps none:
+#                 every call runs prefill and the decision
 #
 # Usage: bash bench/crd_order_sign.sh [seconds]
 set -euo pipefail
@@ -21,9 +22,10 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open("$work/body.json", "r"); local base = f:read("*a"); f:close()
 local bodies, n = {}, $2
-for i = 1, n do  -- birth dates one day apart from 1940; a distinct hookInstance per body
+for i = 1, n do  -- a birth date and a CD22 percent of its own; a distinct hookInstance per body
   local t = os.time({year = 1940, month = 1, day = 1, hour = 12}) + (i - 1) * 86400
   local b = base:gsub('"1980%-01%-01"', '"' .. os.date("!%Y-%m-%d", t) .. '"', 1)
+  b = b:gsub('"value": 60%.0', string.format('"value": %.2f', 5 + (i * 37 % 9500) / 100), 1)  -- CD22 %
   bodies[i] = b:gsub('"hookInstance": "[^"]*"', '"hookInstance": "bench-' .. i .. '"', 1)
 end
 local i = 0

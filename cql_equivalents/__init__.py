@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from functools import partial
 from collections.abc import Iterable
 from datetime import date
 
@@ -21,8 +20,7 @@ DEFINES = {c.cql_define: getattr(defines, function_name(c.cql_define))
 
 
 def evaluate_define(define: str, bundle: dict, today: date) -> object:
-    fn = DEFINES[define]
-    return fn(bundle, today) if define == "AgeInYears" else fn(bundle)
+    return DEFINES[define](bundle, today)
 
 
 def prefill(bundle: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
@@ -47,5 +45,5 @@ def prefill_view(view: dict, concepts: Iterable[str], today: date) -> dict[str, 
     return out
 
 
-# concept -> its define as (view, today) -> value: looked up once, not on every prefill.
-CONCEPT_DEFINES = {c.code: partial(evaluate_define, c.cql_define) for c in CONCEPTS.values() if c.cql_define}
+# concept -> its define's function, looked up once rather than on every prefill.
+CONCEPT_DEFINES = {c.code: DEFINES[c.cql_define] for c in CONCEPTS.values() if c.cql_define}

@@ -1,6 +1,7 @@
 """Python equivalents of the BesponsaPrefill CQL defines: one function per define, same semantics.
 
-Each takes a FHIR R4 Bundle of one patient's chart. Missing data gives None: prefill never
+Each takes a FHIR R4 Bundle of one patient's chart and the evaluation date (CQL's Today(),
+which only AgeInYears reads). Missing data gives None: prefill never
 asserts a fact the chart does not show (CONTRACT: where prefill finds these facts).
 """
 from __future__ import annotations
@@ -146,13 +147,13 @@ def diagnosis_code(system: str | None, code: str | None) -> str | None:
     return None
 
 
-def diagnosis(bundle: dict) -> str | None:
+def diagnosis(bundle: dict, today: date | None = None) -> str | None:
     """Diagnosis: b-all before lbl before nhl-other when the chart holds several."""
     found = {diagnosis_code(s, c) for cond in resources(bundle, CONDITIONS) for s, c in codings(cond.get("code"))}
     return next((d for d in ("b-all", "lbl", "nhl-other") if d in found), None)
 
 
-def disease_status(bundle: dict) -> str | None:
+def disease_status(bundle: dict, today: date | None = None) -> str | None:
     """DiseaseStatus: ICD-10-CM C91.02 (in relapse) -> relapsed."""
     relapse = any(s == ICD10 and icd10(c) == "C9102" for cond in resources(bundle, CONDITIONS)
                   for s, c in codings(cond.get("code")))
@@ -165,7 +166,7 @@ def _percent(observation: dict) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def cd22_percent(bundle: dict) -> float | None:
+def cd22_percent(bundle: dict, today: date | None = None) -> float | None:
     """CD22Percent: the latest LOINC 14017-8 result with a quantity."""
     found = [o for o in resources(bundle, CD22_OBSERVATIONS) if _percent(o) is not None
              and (LOINC, CD22_PERCENT_LOINC) in codings(o.get("code"))]
@@ -182,7 +183,7 @@ def _coded_result(observation: dict) -> str | None:
     return None
 
 
-def cd22_status(bundle: dict) -> str | None:
+def cd22_status(bundle: dict, today: date | None = None) -> str | None:
     """CD22Status: the latest CD22 result, coded, or from its percent (>= 5 % positive)."""
     def result(o: dict) -> str | None:
         if (coded := _coded_result(o)) is not None:
@@ -193,7 +194,7 @@ def cd22_status(bundle: dict) -> str | None:
     return result(newest) if newest else None
 
 
-def ph_status(bundle: dict) -> str | None:
+def ph_status(bundle: dict, today: date | None = None) -> str | None:
     """PhStatus: the latest coded Philadelphia chromosome / BCR-ABL1 result."""
     found = [o for o in resources(bundle, PH_OBSERVATIONS) if _coded_result(o) is not None]
     newest = latest(found)
@@ -213,7 +214,7 @@ def _medication_concepts(bundle: dict, kind: str) -> list[dict]:
     return out
 
 
-def tki_failed(bundle: dict) -> bool | None:
+def tki_failed(bundle: dict, today: date | None = None) -> bool | None:
     """TKIFailed: a TKI in the medication history suggests true; the clinician confirms."""
     for kind in ("MedicationStatement", "MedicationRequest"):
         for concept in _medication_concepts(bundle, kind):
@@ -223,7 +224,7 @@ def tki_failed(bundle: dict) -> bool | None:
     return None
 
 
-def prescriber_is_oncologist(bundle: dict) -> bool | None:
+def prescriber_is_oncologist(bundle: dict, today: date | None = None) -> bool | None:
     """PrescriberIsOncologist: a PractitionerRole with a NUCC oncology specialty."""
     for role in resources(bundle, "PractitionerRole"):
         for specialty in listed(role.get("specialty")):

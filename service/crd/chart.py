@@ -27,9 +27,31 @@ def flatten(value: object) -> list[dict]:
     return [value] if value.get("resourceType") else []
 
 
+def readable(value: object) -> bool:
+    """A resource is an object with a string resourceType (and a string id); a Bundle's entry is an
+    array of objects whose resources are readable too. Checked on every call: plain loops, no strings."""
+    if value.__class__ is not dict or value.get("resourceType").__class__ is not str:
+        return False
+    if "id" in value and value["id"].__class__ is not str:
+        return False
+    if value["resourceType"] != "Bundle":
+        return True
+    entries = value.get("entry", [])
+    if entries.__class__ is not list:
+        return False
+    for entry in entries:
+        if entry.__class__ is not dict:
+            return False
+        resource = entry.get("resource")
+        if resource is not None and not readable(resource):
+            return False
+    return True
+
+
 def resource_problems(value: object, where: str) -> list[str]:
-    """What makes a value unreadable as FHIR R4 JSON here: a resource is an object with a string
-    resourceType (and a string id), a Bundle's entry an array of objects."""
+    """What makes a value unreadable as FHIR R4 JSON here (see readable), each with its path."""
+    if readable(value):
+        return []
     if not isinstance(value, dict):
         return [f"{where} must be a FHIR resource (a JSON object)"]
     kind = value.get("resourceType")

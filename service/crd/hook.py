@@ -7,7 +7,7 @@ from datetime import date
 import cql_equivalents
 from service.crd.answer import (COVERAGE_INFO, Outcome, annotate_resource, build_cards, build_coverage_info, card_ids,
                                 same_assertion)
-from service.crd.chart import HookError, flatten, gather_chart, read_references, resource_problems
+from service.crd.chart import HookError, flatten, gather_chart, read_references, readable, resource_problems
 from service.crd.context import find_carriers, find_orders, order_references
 from service.crd.detect import index_resources, is_besponsa_order, listed, unresolved_medications
 from service.crd.services import HookService, read_configuration
@@ -63,13 +63,14 @@ def validate_request(service: HookService, request: object) -> dict:
         value = context.get(key)
         if value is not None and (not isinstance(value, dict) or value.get("resourceType") != "Bundle"):
             raise HookError(422, f"context.{key} must be a FHIR Bundle")
-        if value is not None:
+        if value is not None and not readable(value):
             problems += resource_problems(value, f"context.{key}")
     prefetch = request.get("prefetch")
     if prefetch is not None and not isinstance(prefetch, dict):
         problems.append("prefetch must be an object")
     for key, value in (prefetch if isinstance(prefetch, dict) else {}).items():
-        if value is not None:  # CDS Hooks 2.0: null means the EHR could not prefetch it
+        # CDS Hooks 2.0: null means the EHR could not prefetch it
+        if value is not None and not readable(value):
             problems += resource_problems(value, f"prefetch.{key}")
     if problems:  # not readable as FHIR: refuse it whole rather than guess (nothing is assessed)
         raise HookError(422, "; ".join(problems[:10]))

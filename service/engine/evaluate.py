@@ -81,6 +81,25 @@ def evaluate_tree(node: Node, answers: Mapping[str, object]) -> dict[int, bool |
     return values
 
 
+def verdict(node: Node, answers: Mapping[str, object]) -> bool | None:
+    """evaluate_tree's value for the root alone, stopping at the first child that settles a node
+    (a False under all-of, a True under any-of): what a decision needs when nothing is explained."""
+    kind = type(node)
+    if kind is Fact:
+        return test_fact(node, answers)
+    if kind is Review:
+        return None
+    settles = False if kind is AllOf else True
+    result = not settles
+    for child in node.children:
+        v = verdict(child, answers)
+        if v is settles:
+            return settles
+        if v is None:
+            result = None
+    return result
+
+
 def _join(trail: str, label: str) -> str:
     return f"{trail} > {label}" if trail else label
 
@@ -129,10 +148,15 @@ def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
     return tuple(seen.values())
 
 
+def find_exclusions(policy: Policy, answers: Mapping[str, object]) -> tuple[Reason, ...]:
+    """The uses the policy excludes that these answers show (each a reason to deny)."""
+    return tuple(Reason(e.when.concept, EXCLUDED, e.cite, "exclusion")
+                 for e in policy.exclusions if test_fact(e.when, answers) is True)
+
+
 def judge_tree(policy: Policy, answers: Mapping[str, object]) -> tuple[tuple[Reason, ...], Node, dict]:
     """The exclusions met, the branch judged and every node's value: what each decision rests on."""
-    excluded = tuple(Reason(e.when.concept, EXCLUDED, e.cite, "exclusion")
-                     for e in policy.exclusions if test_fact(e.when, answers) is True)
+    excluded = find_exclusions(policy, answers)
     # Once the request type is known the other branch is moot, not unmet: judge this one only.
     tree = policy.criteria_for(answers.get("request-type"))
     return excluded, tree, evaluate_tree(tree, answers)
@@ -144,13 +168,14 @@ def decide(policy: Policy, answers: Mapping[str, object]) -> tuple[str, tuple[Re
     Same decision as score_response (before review routing) without tracing the met path or
     explaining a pend, which an order-sign answer never shows.
     """
-    excluded, tree, values = judge_tree(policy, answers)
-    verdict = values[id(tree)]
+    excluded = find_exclusions(policy, answers)
     if excluded:
         return DENY, excluded
-    if verdict is False:
-        return DENY, _dedupe(explain_tree(tree, values))
-    return (APPROVE if verdict is True else PEND), ()
+    tree = policy.criteria_for(answers.get("request-type"))
+    met = verdict(tree, answers)
+    if met is False:  # only a denial is explained, from every node's value
+        return DENY, _dedupe(explain_tree(tree, evaluate_tree(tree, answers)))
+    return (APPROVE if met else PEND), ()
 
 
 def score_response(policy: Policy, answers: Mapping[str, object], *,

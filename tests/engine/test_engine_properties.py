@@ -5,7 +5,7 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from service.engine.evaluate import APPROVE, DENY, decide, open_concepts, score_response
+from service.engine.evaluate import APPROVE, DENY, decide, evaluate_tree, open_concepts, score_response, verdict
 from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER
 from service.policies.model import concepts_used
 from service.policies.registry import load_policies
@@ -109,3 +109,11 @@ def test_decide_is_score_response_without_the_trace(case):
     decision, reasons = decide(policy, answers)
     assert decision == det.decision
     assert reasons == (det.reasons if det.decision == DENY else ())
+
+
+@settings(max_examples=400, deadline=None)
+@given(cases())
+def test_the_short_circuit_verdict_is_the_full_evaluation_of_the_root(case):
+    policy, answers = case
+    for tree in (policy.criteria, policy.criteria_for("initial"), policy.criteria_for("continuation")):
+        assert verdict(tree, answers) is evaluate_tree(tree, answers)[id(tree)]
