@@ -65,6 +65,9 @@ def test_validator_catches_a_broken_resource():
 
 CRD_MR = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/profile-medicationrequest"
 CRD_SR = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/profile-servicerequest"
+CRD_PROFILES = {"MedicationRequest": CRD_MR, "ServiceRequest": CRD_SR,
+                "Appointment": "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/profile-appointment",
+                "Encounter": "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/profile-encounter"}
 
 
 def crd_answers(client) -> list[dict]:
@@ -87,6 +90,17 @@ def crd_answers(client) -> list[dict]:
             req["prefetch"]["medicationRequests"] = {"resourceType": "Bundle", "type": "searchset",
                                                      "entry": [{"resource": besponsa_request()}]}
         requests.append((service, req))
+    from tests.crd.test_hook_contexts import ENCOUNTER, ORDER, request, searchset
+    drafted = {**ORDER, "status": "draft"}  # the CRD 2.0.1 order profiles fix status to draft
+    appointment = {"resourceType": "Appointment", "id": "ap1", "status": "proposed",
+                   "basedOn": [{"reference": "MedicationRequest/mr-x"}],
+                   "start": "2026-12-01T09:00:00Z", "end": "2026-12-01T11:00:00Z",
+                   "requestedPeriod": [{"start": "2026-12-01T08:00:00Z", "end": "2026-12-01T17:00:00Z"}],
+                   "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]}
+    requests.append(("besponsa-appointment-book", request("appointment-book", {"appointments": searchset(appointment)},
+                                                          medicationRequests=searchset(drafted))))
+    requests.append(("besponsa-encounter-start", request("encounter-start", {"encounterId": "enc1"},
+                                                         encounter=ENCOUNTER, medicationRequests=searchset(drafted))))
     out = []
     for req in requests:
         service, req = req if isinstance(req, tuple) else ("besponsa-order-sign", req)
@@ -97,9 +111,11 @@ def crd_answers(client) -> list[dict]:
 
 
 def test_crd_updated_orders_validate_against_the_crd_profiles(client):
-    """CRD 2.1 cards.md: the updated order SHALL comply with the CRD order profiles (2.0.1 package)."""
+    """CRD 2.1 cards.md: the updated order SHALL comply with the CRD order profiles (2.0.1 package);
+    so do the Appointments and Encounters that carry coverage information."""
     orders = crd_answers(client)
-    assert len(orders) == 2 * len(PAYERS) + 4
-    items = [(o, CRD_MR if o["resourceType"] == "MedicationRequest" else CRD_SR) for o in orders]
+    assert len(orders) == 2 * len(PAYERS) + 4 + 2 * 2  # + order and Appointment, order and Encounter
+    assert {o["resourceType"] for o in orders} == set(CRD_PROFILES)
+    items = [(o, CRD_PROFILES[o["resourceType"]]) for o in orders]
     items += [(o, None) for o in orders]  # and base R4
     assert fhir_validate.validate(items) == [[]] * len(items)

@@ -8,6 +8,8 @@ from tests.crd.requests import besponsa_request, chart, coverage_bundle, coverag
 ORDER = besponsa_request(rid="mr-x", status="active", encounter={"reference": "Encounter/enc1"})
 ENCOUNTER = {"resourceType": "Encounter", "id": "enc1", "status": "in-progress",
              "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+             "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "185389009",
+                                   "display": "Follow-up visit"}]}],
              "subject": {"reference": "Patient/p1"}}
 
 
