@@ -1,6 +1,7 @@
 """Answer one CDS Hooks call: validate, find Besponsa orders, find the payer, assert coverage."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -25,21 +26,18 @@ class HookResult:
     summary: list[dict] = field(default_factory=list)
 
 
+def assess_chart(policy: Policy, resources: list[dict], today: date) -> Outcome:
+    """Prefill the policy's concepts from the chart (the CQL equivalents) and decide on them."""
+    return decide(policy, cql_equivalents.prefill_chart(resources, policy.concepts, today))
+
+
 @dataclass(frozen=True)
 class HookSettings:
-    """What every call needs besides the request: our URL and the EHR timeout."""
+    """What every call needs besides the request: our URL, the EHR timeout, the assessor."""
 
     base_url: str
     timeout: float
-
-
-def assess_chart(policy: Policy, resources: list[dict], today: date) -> Outcome:
-    """Prefill the policy's concepts from the chart (the CQL equivalents) and decide on them.
-
-    Not remembered between calls: prefill and decide cost less than hashing the chart would
-    (bench/crd_order_sign.sh, the new-charts run).
-    """
-    return decide(policy, cql_equivalents.prefill_chart(resources, policy.concepts, today))
+    assess: Callable[[Policy, list[dict], date], Outcome] = assess_chart
 
 
 def validate_request(service: HookService, request: object) -> dict:
@@ -55,8 +53,8 @@ def validate_request(service: HookService, request: object) -> dict:
     if not isinstance(context, dict):
         problems.append("context must be an object")
     else:
-        problems += [f"context.{' or '.join(k.split('|'))} is required" for k in service.required_context
-                     if all(context.get(name) in (None, "", []) for name in k.split("|"))]
+        problems += [f"context.{label} is required" for label, names in service.required_fields
+                     if all(context.get(name) in (None, "", []) for name in names)]
     if problems:
         raise HookError(400, "; ".join(problems))
     for key in ("draftOrders", "appointments"):
@@ -125,7 +123,7 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings, to
     payer_id = find_payer(coverage, known)
     policy = get_policy(payer_id)
     inactive = coverage.get("status") != "active"
-    outcome = None if inactive else assess_chart(policy, chart.resources, today)
+    outcome = None if inactive else cfg.assess(policy, chart.resources, today)
     coverage_ref = f"Coverage/{coverage.get('id')}"
     actions, summary = [], []
     for target in orders + find_carriers(service, context, known, orders):

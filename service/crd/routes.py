@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from service.crd.audit import AuditWriter
 from service.crd.chart import HookError
+from service.crd.memo import AssessmentMemo
 from service.crd.hook import HookSettings, answer_hook, validate_request
 from service.crd.security import AuthError, KeyStore, ReplayCache, parse_issuers, verify_token
 from service.crd.services import SERVICES_BY_ID, discovery_document
@@ -43,7 +44,8 @@ def crd_state(app) -> CrdState:
             log.warning("CDS Hooks JWT verification is OFF: set CDS_TRUSTED_ISSUERS in production")
         writer = AuditWriter(app.state.storage)
         app.state.shutdown_hooks.append(writer.close)
-        hook_settings = HookSettings(base_url=settings.public_base_url, timeout=settings.fhir_timeout_seconds)
+        hook_settings = HookSettings(base_url=settings.public_base_url, timeout=settings.fhir_timeout_seconds,
+                                     assess=AssessmentMemo().assess)
         state = app.state.crd = CrdState(KeyStore(issuers, settings.fhir_timeout_seconds),
                                          ReplayCache(app.state.storage), writer, hook_settings)
     return state

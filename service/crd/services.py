@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 OBSERVATION_CODES = ",".join(f"http://loinc.org|{c}" for c in (
     "14017-8", "21821-4", "21822-2", "21823-0", "21795-0", "46434-7"))
@@ -45,7 +46,12 @@ class HookService:
     required_context: tuple[str, ...]
     extra_prefetch: tuple[tuple[str, str], ...] = ()
 
-    @property
+    @cached_property
+    def required_fields(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(how to name it, the names that satisfy it) for each required context field."""
+        return tuple((" or ".join(k.split("|")), tuple(k.split("|"))) for k in self.required_context)
+
+    @cached_property
     def prefetch(self) -> dict[str, str]:
         """The prefetch templates this service asks for (discovery) and fetches when missing."""
         return {**CHART_PREFETCH, **dict(self.extra_prefetch)}
