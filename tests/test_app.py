@@ -107,3 +107,21 @@ def test_valuesets_expand_to_the_concept_options(client):
     assert client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters"}).status_code == 422
     from fhir.resources.R4B.valueset import ValueSet
     ValueSet.model_validate(client.get("/fhir/ValueSet/pa-criteria-regimen").json())
+
+
+def test_fastapi_telemetry_is_off_unless_asked_for(tmp_path):
+    """OTEL_ENABLED: off by default (nothing asked of OpenTelemetry per request), on when set."""
+    import inspect
+
+    import pytest
+    from fastapi import FastAPI
+
+    from service.app import telemetry_options
+    from service.config import Settings
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        pytest.skip("this FastAPI has no native telemetry")
+    off = telemetry_options(Settings(data_dir=tmp_path))["telemetry"]
+    assert off == {"tracing": False, "metrics": False, "logs": False}
+    assert telemetry_options(Settings(data_dir=tmp_path, otel_enabled=True)) == {}
+    native = getattr(FastAPI(telemetry=off), "_native_telemetry", None)  # FastAPI 0.16x internals
+    assert native is None or not native.enabled()
