@@ -159,4 +159,6 @@ def build_instruction_cards(policy: Policy, outcome: Outcome, primary: bool,
         summary = ("Prior auth needed: the chart meets every criterion; confirm the form" if met
                    else f"Prior authorization needed: complete the {name} Besponsa questionnaire")
         cards.append(card(summary, name, "coverage-info", detail=f"Documentation needed:\n{docs}"))
+    else:  # secondary hooks say what the payer requires and ask for nothing (CRD 2.1)
+        cards.append(card(f"Besponsa needs prior authorization from {name}", name, "coverage-info"))
     return cards

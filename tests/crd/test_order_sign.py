@@ -174,6 +174,10 @@ def test_secondary_hooks_never_ask_for_documentation(client):
     info = coverage_info(body["systemActions"][0])
     assert info["pa-needed"] == ["auth-needed"]
     assert not {"doc-needed", "doc-purpose", "questionnaire"} & set(info)
+    # The Instructions card (Inferno CRD: one on every hook) states the requirement, asks nothing.
+    instructions = [c for c in body["cards"] if not c.get("links") and not c.get("suggestions")]
+    assert [c["summary"] for c in instructions] == ["Besponsa needs prior authorization from Aetna"]
+    assert "detail" not in instructions[0]
 
 
 CONFIGURATIONS = [  # davinci-crd.configuration -> (system actions, card topics)
