@@ -7,7 +7,7 @@ asserts a fact the chart does not show (CONTRACT: where prefill finds these fact
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from service.policies.concepts import SYSTEM
@@ -46,22 +46,24 @@ def index_chart(chart: Iterable[object]) -> dict[str, list[dict]]:
     not once per define (CRD runs this inside the clinician's signing click)."""
     index: dict[str, list[dict]] = {}
     for r in chart:
-        if not isinstance(r, dict):
+        if r.__class__ is not dict:
             continue
-        status = r.get("status")
-        if status.__class__ is str and status in VOID:  # a malformed status is simply not void
-            continue
-        kind = r.get("resourceType")
-        if not isinstance(kind, str):
-            continue
-        index.setdefault(kind, []).append(r)
+        status, kind = r.get("status"), r.get("resourceType")
+        if status == "entered-in-error" or status == "cancelled" or kind.__class__ is not str:
+            continue  # VOID; a malformed status is simply not void
+        bucket = index.get(kind)
+        if bucket is None:
+            index[kind] = [r]
+        else:
+            bucket.append(r)
         if kind == "Observation":
             codes = codings(r.get("code"))
-            if (LOINC, CD22_PERCENT_LOINC) in codes or "cd22" in texts(r.get("code")):
+            if (LOINC, CD22_PERCENT_LOINC) in codes or mentions(r.get("code"), "cd22"):
                 index.setdefault(CD22_OBSERVATIONS, []).append(r)
             if any(s == LOINC and c in PH_LOINC for s, c in codes):
                 index.setdefault(PH_OBSERVATIONS, []).append(r)
-        elif kind == "Condition" and not REFUTED.intersection(c for _, c in codings(r.get("verificationStatus"))):
+        elif kind == "Condition" and (r.get("verificationStatus") is None or not REFUTED.intersection(
+                c for _, c in codings(r.get("verificationStatus")))):
             index.setdefault(CONDITIONS, []).append(r)
     return index
 
@@ -90,11 +92,18 @@ def codings(concept: object) -> list[tuple[str | None, str]]:
     return out
 
 
-def texts(concept: object) -> str:
+def mentions(concept: object, word: str) -> bool:
+    """Mentions: the text or a coding's display contains the word, ignoring case (CQL "Mentions")."""
     if not isinstance(concept, dict):
-        return ""
-    parts = [concept.get("text")] + [c.get("display") for c in listed(concept.get("coding")) if isinstance(c, dict)]
-    return " ".join(p for p in parts if isinstance(p, str)).lower()
+        return False
+    text = concept.get("text")
+    if isinstance(text, str) and word in text.lower():
+        return True
+    for c in listed(concept.get("coding")):
+        display = c.get("display") if isinstance(c, dict) else None
+        if isinstance(display, str) and word in display.lower():
+            return True
+    return False
 
 
 def icd10(code: object) -> str:
@@ -108,13 +117,16 @@ def effective(resource: dict) -> str:
     return when if isinstance(when, str) else ""
 
 
-def latest(observations: list[dict]) -> dict | None:
-    """The last by time; among equal times the last in the chart (as CQL's stable sort + Last)."""
+def latest_value(observations: list[dict], read: Callable[[dict], object]) -> object:
+    """read(o) of the latest observation that has a value; among equal times the last in the
+    chart (as CQL's stable sort + Last over the observations with a value)."""
     best, best_time = None, ""
     for o in observations:
-        when = effective(o)
-        if best is None or when >= best_time:
-            best, best_time = o, when
+        value = read(o)
+        if value is not None:
+            when = effective(o)
+            if best is None or when >= best_time:
+                best, best_time = value, when
     return best
 
 
@@ -168,10 +180,9 @@ def _percent(observation: dict) -> float | None:
 
 def cd22_percent(bundle: dict, today: date | None = None) -> float | None:
     """CD22Percent: the latest LOINC 14017-8 result with a quantity."""
-    found = [o for o in resources(bundle, CD22_OBSERVATIONS) if _percent(o) is not None
-             and (LOINC, CD22_PERCENT_LOINC) in codings(o.get("code"))]
-    newest = latest(found)
-    return _percent(newest) if newest else None
+    def percent(o: dict) -> float | None:
+        return _percent(o) if (LOINC, CD22_PERCENT_LOINC) in codings(o.get("code")) else None
+    return latest_value(resources(bundle, CD22_OBSERVATIONS), percent)
 
 
 def _coded_result(observation: dict) -> str | None:
@@ -183,22 +194,21 @@ def _coded_result(observation: dict) -> str | None:
     return None
 
 
+def _cd22_result(o: dict) -> str | None:
+    if (coded := _coded_result(o)) is not None:
+        return coded
+    pct = _percent(o)
+    return None if pct is None else ("positive" if pct >= CD22_POSITIVE_PERCENT else "negative")
+
+
 def cd22_status(bundle: dict, today: date | None = None) -> str | None:
     """CD22Status: the latest CD22 result, coded, or from its percent (>= 5 % positive)."""
-    def result(o: dict) -> str | None:
-        if (coded := _coded_result(o)) is not None:
-            return coded
-        pct = _percent(o)
-        return None if pct is None else ("positive" if pct >= CD22_POSITIVE_PERCENT else "negative")
-    newest = latest([o for o in resources(bundle, CD22_OBSERVATIONS) if result(o) is not None])
-    return result(newest) if newest else None
+    return latest_value(resources(bundle, CD22_OBSERVATIONS), _cd22_result)
 
 
 def ph_status(bundle: dict, today: date | None = None) -> str | None:
     """PhStatus: the latest coded Philadelphia chromosome / BCR-ABL1 result."""
-    found = [o for o in resources(bundle, PH_OBSERVATIONS) if _coded_result(o) is not None]
-    newest = latest(found)
-    return _coded_result(newest) if newest else None
+    return latest_value(resources(bundle, PH_OBSERVATIONS), _coded_result)
 
 
 def _medication_concepts(bundle: dict, kind: str) -> list[dict]:
@@ -219,7 +229,7 @@ def tki_failed(bundle: dict, today: date | None = None) -> bool | None:
     for kind in ("MedicationStatement", "MedicationRequest"):
         for concept in _medication_concepts(bundle, kind):
             if any(s == RXNORM and c in TKI_RXNORM for s, c in codings(concept)) or \
-                    any(name in texts(concept) for name in TKI_NAMES):
+                    any(mentions(concept, name) for name in TKI_NAMES):
                 return True
     return None
 
