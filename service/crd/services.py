@@ -35,6 +35,9 @@ CONFIG_OPTIONS = (
 ENCOUNTER_PREFETCH = {"encounter": "Encounter/{{context.encounterId}}"}
 
 
+DEFAULT_CONFIGURATION = {o["code"]: o["default"] for o in CONFIG_OPTIONS}
+
+
 @dataclass(frozen=True)
 class HookService:
     id: str
@@ -91,8 +94,11 @@ def discovery_document() -> dict:
 
 def read_configuration(request: dict) -> dict:
     """Options the request sets (davinci-crd.configuration), over the defaults; bad values ignored."""
-    chosen = {o["code"]: o["default"] for o in CONFIG_OPTIONS}
-    given = ((request.get("extension") or {}).get("davinci-crd.configuration")) or {}
+    extension = request.get("extension")
+    given = extension.get("davinci-crd.configuration") if isinstance(extension, dict) else None
+    if not given:
+        return DEFAULT_CONFIGURATION  # most calls configure nothing; shared, never mutated
+    chosen = dict(DEFAULT_CONFIGURATION)
     if isinstance(given, dict):
         for option in CONFIG_OPTIONS:
             value = given.get(option["code"])
