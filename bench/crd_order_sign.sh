@@ -9,10 +9,11 @@
 #                 differ), so nothing a cache could keep would repeat; the service keeps none:
 #                 every call runs prefill and the decision
 #
-# Usage: bash bench/crd_order_sign.sh [seconds]
+# Usage: bash bench/crd_order_sign.sh [seconds per run] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-15}"
+ROUNDS="${2:-3}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 bench/crd_body.py > "$work/body.json"
@@ -54,7 +55,28 @@ run() {  # name app port path lua
   echo "$1: $(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$5" "$url" | grep RESULT)"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
-run floor-json bench.floor_app:app 18081 /json/cds-services/besponsa-order-sign "$work/same.lua"
-run floor-orjson bench.floor_app:app 18082 /orjson/cds-services/besponsa-order-sign "$work/same.lua"
-run same-chart service.app:app 18083 /cds-services/besponsa-order-sign "$work/same.lua"
-run new-charts service.app:app 18084 /cds-services/besponsa-order-sign "$work/new.lua"
+# Rounds interleave the four runs, so a slow spell of this shared VM hits them alike; the
+# summary gives each run's median and the service's median ratio to each floor.
+for round in $(seq "$ROUNDS"); do
+  run floor-json bench.floor_app:app 18081 /json/cds-services/besponsa-order-sign "$work/same.lua"
+  run floor-orjson bench.floor_app:app 18082 /orjson/cds-services/besponsa-order-sign "$work/same.lua"
+  run same-chart service.app:app 18083 /cds-services/besponsa-order-sign "$work/same.lua"
+  run new-charts service.app:app 18084 /cds-services/besponsa-order-sign "$work/new.lua"
+done | tee "$work/results"
+python3 - "$work/results" <<'PY'
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    if m := re.match(r"(\S+): RESULT rps=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+)", line):
+        runs.setdefault(m[1], []).append((int(m[2]), float(m[3]), float(m[4])))
+rounds = list(zip(*runs.values()))
+print(f"\nmedians over {len(rounds)} rounds:")
+for name, rows in runs.items():
+    print(f"  {name:13s} {statistics.median(r[0] for r in rows):6.0f} req/s  p50 "
+          f"{statistics.median(r[1] for r in rows):.2f} ms  p99 {statistics.median(r[2] for r in rows):.2f} ms")
+for name in ("same-chart", "new-charts"):
+    for floor in ("floor-json", "floor-orjson"):
+        ratios = [a[0] / b[0] for a, b in zip(runs[name], runs[floor])]
+        print(f"  {name} / {floor}: median {statistics.median(ratios):.2f} "
+              f"(rounds: {' '.join(f'{r:.2f}' for r in ratios)})")
+PY
