@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import httpx
 
 
-
 class HookError(Exception):
     """A request we cannot answer; the edge renders status + OperationOutcome."""
 

@@ -7,7 +7,7 @@ from datetime import timezone
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from service.storage.models import HookCall, HookFeedback, TokenUse, utcnow
+from service.storage.models import HookFeedback, TokenUse, utcnow
 
 _CALL_FIELDS = frozenset(("hook_instance", "service_id", "hook", "payer_id", "orders_matched", "answer",
                           "latency_ms", "status_code", "created_at"))

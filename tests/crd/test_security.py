@@ -116,7 +116,6 @@ def test_bad_issuer_configuration_stops_start_up(tmp_path):
 def test_a_replay_is_refused_by_another_worker_sharing_the_database(tmp_path, keys, secured):
     """Two app instances (two workers) on one database: a jti used on one is refused on the other."""
     from service.app import create_app
-    from service.config import Settings
     same = token(keys)
     assert call(secured, same).status_code == 200
     settings = secured.app.state.settings
