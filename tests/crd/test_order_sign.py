@@ -91,6 +91,17 @@ def test_each_payer_gets_its_questionnaire_and_policy(client, payer):
     assert all(len(c["summary"]) < 140 and c["uuid"] for c in body["cards"])
 
 
+def test_card_uuids_are_version_4_and_never_repeat(client):
+    """CDS Hooks 2.0 card.uuid: feedback names cards by it, so no two cards may share one."""
+    import uuid
+    seen = []
+    for _ in range(50):
+        seen += [c["uuid"] for c in client.post(SIGN, json=hook_request([besponsa_request()])).json()["cards"]]
+    parsed = [uuid.UUID(u) for u in seen]
+    assert len(set(seen)) == len(seen) == 100
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 and str(u) == s for u, s in zip(parsed, seen))
+
+
 def test_payer_found_by_organization_name(client):
     req = hook_request([besponsa_request()], prefetch={"coverage": coverage_bundle("fepblue", by="name"), **chart()})
     info = coverage_info(client.post(SIGN, json=req).json()["systemActions"][0])
