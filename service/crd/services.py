@@ -103,6 +103,6 @@ def read_configuration(request: dict) -> dict:
         for option in CONFIG_OPTIONS:
             value = given.get(option["code"])
             kind = bool if option["type"] == "boolean" else int
-            if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-                chosen[option["code"]] = value
+            if isinstance(value, kind) and (kind is bool or (not isinstance(value, bool) and value >= 0)):
+                chosen[option["code"]] = value  # integers here are counts: a negative one is ignored
     return chosen

@@ -200,6 +200,7 @@ CONFIGURATIONS = [  # davinci-crd.configuration -> (system actions, card topics)
     ({"max-cards": 0}, 1, []),
     ({"coverage-info": "no", "max-cards": True}, 1, ["coverage-info", "guideline"]),  # wrong types ignored
     ({"unknown-option": False}, 1, ["coverage-info", "guideline"]),
+    ({"max-cards": -1}, 1, ["coverage-info", "guideline"]),  # no count of cards is negative: ignored
 ]
 
 
