@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date
 
+from service.fhir.json import listed, reference_of
 from service.policies.concepts import SYSTEM
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -49,8 +50,8 @@ def index_chart(chart: Iterable[object]) -> dict[str, list[dict]]:
         if r.__class__ is not dict:
             continue
         status, kind = r.get("status"), r.get("resourceType")
-        if status == "entered-in-error" or status == "cancelled" or kind.__class__ is not str:
-            continue  # VOID; a malformed status is simply not void
+        if (status.__class__ is str and status in VOID) or kind.__class__ is not str:
+            continue  # a malformed status is simply not void
         bucket = index.get(kind)
         if bucket is None:
             index[kind] = [r]
@@ -72,11 +73,6 @@ def resources(bundle: dict, kind: str) -> list[dict]:
     """Resources of one type (or index key) in the bundle, leaving out those recorded in error."""
     index = bundle.get("_index")  # set by cql_equivalents.prefill for one evaluation
     return (index if index is not None else index_bundle(bundle)).get(kind, [])
-
-
-def listed(value: object) -> list:
-    """A JSON array, or nothing: a value of the wrong type shows no fact (and never raises)."""
-    return value if isinstance(value, list) else []
 
 
 def codings(concept: object) -> list[tuple[str | None, str]]:
@@ -217,9 +213,8 @@ def _medication_concepts(bundle: dict, kind: str) -> list[dict]:
     for r in resources(bundle, kind):
         if "medicationCodeableConcept" in r:
             out.append(r["medicationCodeableConcept"])
-        reference = r.get("medicationReference")
-        ref = reference.get("reference") if isinstance(reference, dict) else None
-        if isinstance(ref, str) and ref in meds:
+        ref = reference_of(r.get("medicationReference"))
+        if ref is not None and ref in meds:
             out.append(meds[ref])
     return out
 

@@ -6,8 +6,8 @@ import random
 from datetime import date
 from functools import lru_cache
 
-from service.crd.detect import listed
 from service.engine.evaluate import APPROVE, DENY, Reason
+from service.fhir.json import listed
 from service.policies import canonical
 from service.policies.concepts import SYSTEM
 from service.policies.model import Policy

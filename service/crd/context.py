@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from service.crd.chart import flatten
 from service.crd.services import HookService
+from service.fhir.json import listed, reference_of
 
 ENCOUNTER_HOOKS = ("encounter-start", "encounter-discharge")
 
 
 def references(value: object) -> list[str]:
     """The string references in a list of Reference objects (e.g. Appointment.basedOn)."""
-    refs = [r.get("reference") for r in value if isinstance(r, dict)] if isinstance(value, list) else []
-    return [r for r in refs if isinstance(r, str)]
+    return [ref for r in listed(value) if (ref := reference_of(r)) is not None]
 
 
 def order_references(service: HookService, context: dict) -> list[str]:
@@ -39,7 +39,7 @@ def find_orders(service: HookService, context: dict, known: dict[str, dict]) -> 
         return [known[r] for r in order_references(service, context) if r in known]
     encounter = f"Encounter/{context.get('encounterId')}"
     return [r for r in known.values() if r.get("resourceType") == "MedicationRequest"
-            and references([r.get("encounter")]) == [encounter] and r.get("status") in ("draft", "active")]
+            and reference_of(r.get("encounter")) == encounter and r.get("status") in ("draft", "active")]
 
 
 def find_carriers(service: HookService, context: dict, known: dict[str, dict], orders: list[dict]) -> list[dict]:

@@ -1,12 +1,14 @@
 """Which orders are Besponsa orders (CONTRACT: The drug), by every route the contract names."""
 from __future__ import annotations
 
-HCPCS_SYSTEMS = {
+from service.fhir.json import listed, reference_of, text_of
+
+HCPCS_SYSTEMS = frozenset({
     "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
     "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
     "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
-}
-HCPCS_CODES = {"J9229", "C9028"}
+})
+HCPCS_CODES = frozenset({"J9229", "C9028"})  # C9028 is the legacy code
 NDC_SYSTEM = "http://hl7.org/fhir/sid/ndc"
 NDC_CODES = {"0008-0100-01", "00008-0100-01"}
 NAMES = ("inotuzumab", "besponsa")
@@ -28,22 +30,6 @@ def concept_is_besponsa(concept: dict | None) -> bool:
     return any(n in text_of(concept.get("text")).lower() for n in NAMES)
 
 
-def listed(value: object) -> list:
-    """A JSON array, or nothing: a field of the wrong type names no drug (and never raises)."""
-    return value if isinstance(value, list) else []
-
-
-def text_of(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def medication_reference(order: dict) -> str | None:
-    """medicationReference.reference when it is a string."""
-    ref = order.get("medicationReference")
-    ref = ref.get("reference") if isinstance(ref, dict) else None
-    return ref if isinstance(ref, str) else None
-
-
 def resolve_medication(order: dict, reference: str | None, known: dict[str, dict]) -> dict | None:
     """The Medication an order points to: contained (#id) or elsewhere in the request."""
     if not reference:
@@ -60,7 +46,7 @@ def is_besponsa_order(order: dict, known: dict[str, dict]) -> bool:
         return False
     if concept_is_besponsa(order.get("code")) or concept_is_besponsa(order.get("medicationCodeableConcept")):
         return True
-    medication = resolve_medication(order, medication_reference(order), known)
+    medication = resolve_medication(order, reference_of(order.get("medicationReference")), known)
     return bool(medication) and concept_is_besponsa(medication.get("code"))
 
 
@@ -69,7 +55,7 @@ def unresolved_medications(orders: list[dict], known: dict[str, dict]) -> list[s
     out = []
     for order in orders:
         if isinstance(order, dict) and order.get("resourceType") in ORDER_TYPES:
-            ref = medication_reference(order)
+            ref = reference_of(order.get("medicationReference"))
             if ref is not None and not ref.startswith("#") and resolve_medication(order, ref, known) is None:
                 out.append(ref.split("/_history")[0])
     return out

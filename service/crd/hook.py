@@ -10,10 +10,11 @@ from service.crd.answer import (COVERAGE_INFO, Outcome, annotate_resource, build
                                 same_assertion)
 from service.crd.chart import HookError, flatten, gather_chart, read_references, readable, resource_problems
 from service.crd.context import find_carriers, find_orders, order_references
-from service.crd.detect import index_resources, is_besponsa_order, listed, unresolved_medications
+from service.crd.detect import index_resources, is_besponsa_order, unresolved_medications
 from service.crd.services import HookService, read_configuration
 from service.engine.evaluate import decide
 from service.fhir.coverage import payer_of_coverage
+from service.fhir.json import listed
 from service.policies.model import Policy
 from service.policies.registry import get_policy
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-HCPCS_SYSTEMS = frozenset({
-    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
-})
-BESPONSA_HCPCS = frozenset({"J9229", "C9028"})  # C9028 is the legacy code (CONTRACT: The drug)
+from service.crd.detect import HCPCS_CODES, HCPCS_SYSTEMS  # CONTRACT: The drug, declared once
+from service.fhir.json import reference_of
+
 
 
 def unwrap_resource(body: object, expected: str = "Bundle") -> tuple[dict | None, list[str]]:
@@ -44,8 +41,8 @@ class BundleIndex:
 
     def entry_for(self, reference: object) -> dict | None:
         """The entry a Reference points at, or None (logical or external references)."""
-        ref = reference.get("reference") if isinstance(reference, dict) else None
-        if not isinstance(ref, str):
+        ref = reference_of(reference)
+        if ref is None:
             return None
         if ref in self._by_key:
             return self._by_key[ref]
@@ -83,4 +80,4 @@ def is_besponsa_item(item: dict) -> bool:
     concept = item.get("productOrService")
     codings = concept.get("coding") if isinstance(concept, dict) else None
     return isinstance(codings, list) and any(isinstance(c, dict) and c.get("system") in HCPCS_SYSTEMS
-               and c.get("code") in BESPONSA_HCPCS for c in codings)
+               and c.get("code") in HCPCS_CODES for c in codings)

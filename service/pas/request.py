@@ -4,21 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from service.engine.answers import read_answers
+from service.fhir.json import obj, objs
 from service.fhir.responses import read_response_answers
 from service.pas.bundle import BundleIndex, identifier_key, is_besponsa_item, request_digest
 from service.policies.canonical import policy_for_questionnaire
 from service.policies.model import Policy
 from service.policies.registry import all_policies, find_payer_id
-
-
-def obj(value: object) -> dict:
-    """The value when it is a JSON object, else {} (malformed input is reported, never crashes)."""
-    return value if isinstance(value, dict) else {}
-
-
-def objs(value: object) -> list[dict]:
-    """The JSON objects of a list; anything else reads as empty."""
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 @dataclass
