@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings as given_settings, strategie
 
 from service.app import create_app
 from service.config import Settings
+from service.crd.chart import readable, resource_problems
 from tests.crd.requests import besponsa_request, hook_request
 from tests.crd.test_hook_contexts import ENCOUNTER, ORDER, request, searchset
 from tests.dtr.test_prefill_robustness import JUNK, paths, replace
@@ -67,3 +68,15 @@ def test_every_base_request_is_answered():
 def test_still_healthy_after_the_junk(client):
     assert client.get("/healthz").status_code == 200
     assert client.post(SIGN, json=BASE).status_code == 200
+
+
+@given_settings(max_examples=400, deadline=None)
+@given(st.sampled_from(SPOTS), JUNK)
+def test_every_unreadable_value_is_named(spot, junk):
+    """readable() is the fast check and resource_problems() the message: they must agree, or an
+    unreadable resource would pass validation with no problem named."""
+    hook, path = spot
+    prefetch = replace(BASES[hook], path, junk).get("prefetch")
+    for key, value in (prefetch.items() if isinstance(prefetch, dict) else ()):
+        if value is not None:
+            assert readable(value) == (resource_problems(value, key) == [])
