@@ -5,7 +5,7 @@ import hashlib
 import json
 
 from service.crd.detect import HCPCS_CODES, HCPCS_SYSTEMS  # CONTRACT: The drug, declared once
-from service.fhir.json import reference_of
+from service.fhir.json import reference_of, text_of
 
 
 
@@ -79,5 +79,5 @@ def is_besponsa_item(item: dict) -> bool:
     """True when the item's productOrService is HCPCS J9229 (or legacy C9028)."""
     concept = item.get("productOrService")
     codings = concept.get("coding") if isinstance(concept, dict) else None
-    return isinstance(codings, list) and any(isinstance(c, dict) and c.get("system") in HCPCS_SYSTEMS
-               and c.get("code") in HCPCS_CODES for c in codings)
+    return isinstance(codings, list) and any(isinstance(c, dict) and text_of(c.get("system")) in HCPCS_SYSTEMS
+                                             and text_of(c.get("code")) in HCPCS_CODES for c in codings)

@@ -47,6 +47,10 @@ def not_j9229(b):
     b["entry"][0]["resource"]["item"][0]["productOrService"]["coding"][0]["code"] = "J9999"
 
 
+def system_not_a_string(b):
+    b["entry"][0]["resource"]["item"][0]["productOrService"]["coding"][0]["system"] = ["not", "a", "string"]
+
+
 def unknown_payer(b):
     org = entry(b, "Organization")
     org["identifier"][0]["value"], org["name"] = "acme", "Acme Health"
@@ -70,6 +74,7 @@ CASES = [
     ("wrong-answer-type", wrong_type, 422, ["age-years"]),
     ("unknown-answer-code", bad_coding, 422, ["diagnosis"]),
     ("item-not-j9229", not_j9229, 422, ["J9999"]),
+    ("item-system-not-a-string", system_not_a_string, 422, ["Claim.item[0].productOrService"]),  # was a 500
     ("unknown-payer", unknown_payer, 422, ["Coverage.payor"]),
     ("claim-not-first", claim_not_first, 422, ["first entry must be the Claim"]),
     ("use-not-preauthorization", not_preauth, 422, ["Claim.use"]),
