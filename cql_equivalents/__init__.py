@@ -1,49 +1,28 @@
-"""Python equivalents of the prefill CQL: `prefill(bundle, concepts, today)` for DTR, CRD and the app."""
+"""Python equivalents of the generated prefill CQL (BesponsaPrefill* Libraries), one function per define.
+
+Standalone on purpose: it reads FHIR R4 JSON and knows CQL define names, nothing of the service,
+so it can be checked against cql-execution define by define (tests/dtr/test_cql_differential.py).
+"""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import date
 
-from cql_equivalents import besponsa_prefill as defines
-from service.policies.concepts import CONCEPTS
+from cql_equivalents.besponsa_prefill import DEFINES, index_bundle, index_chart
+
+__all__ = ["DEFINES", "evaluate", "evaluate_define", "index_bundle", "index_chart"]
 
 
-def function_name(define: str) -> str:
-    """CQL define name -> Python function name (AgeInYears -> age_in_years, CD22Status -> cd22_status)."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", define).lower()
-
-
-# define -> function, derived from the concept table (no second list of concepts).
-DEFINES = {c.cql_define: getattr(defines, function_name(c.cql_define))
-           for c in CONCEPTS.values() if c.cql_define}
-
-
-def evaluate_define(define: str, bundle: dict, today: date) -> object:
-    return DEFINES[define](bundle, today)
-
-
-def prefill(bundle: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
-    """Engine-form values for the requested concepts the chart shows; absent ones are left out."""
-    return prefill_view({"_index": defines.index_bundle(bundle)}, concepts, today)
-
-
-def prefill_chart(chart: Iterable[dict], concepts: Iterable[str], today: date) -> dict[str, object]:
-    """prefill over a list of resources (CRD's prefetch), without wrapping them in a Bundle."""
-    return prefill_view({"_index": defines.index_chart(chart)}, concepts, today)
-
-
-def prefill_view(view: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
-    # The view holds only the index the defines read: the caller's bundle is never touched.
+def evaluate(view: dict, defines: Iterable[str], today: date) -> dict[str, object]:
+    """Each named define over an indexed chart ({"_index": index_chart(...)}); None values left out."""
     out: dict[str, object] = {}
-    for code in concepts:
-        define = CONCEPT_DEFINES.get(code)
-        if define is not None:
-            value = define(view, today)
-            if value is not None:
-                out[code] = value
+    for name in defines:
+        value = DEFINES[name](view, today)
+        if value is not None:
+            out[name] = value
     return out
 
 
-# concept -> its define's function, looked up once rather than on every prefill.
-CONCEPT_DEFINES = {c.code: DEFINES[c.cql_define] for c in CONCEPTS.values() if c.cql_define}
+def evaluate_define(define: str, bundle: dict, today: date) -> object:
+    """One define over a chart Bundle, as cql-execution evaluates it (differential tests)."""
+    return DEFINES[define]({"_index": index_bundle(bundle)}, today)

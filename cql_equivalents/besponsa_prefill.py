@@ -10,8 +10,6 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date
 
-from service.fhir.json import listed, reference_of
-from service.policies.concepts import SYSTEM
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED = "http://snomed.info/sct"
@@ -30,6 +28,17 @@ CD22_POSITIVE_PERCENT = 5  # Aetna: "CD22 positive (i.e., greater than or equal 
 VOID = {"entered-in-error", "cancelled"}
 FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 REFUTED = {"refuted", "entered-in-error"}
+
+
+def listed(value: object) -> list:
+    """The value when it is a JSON array, else [] (a chart's junk shows no fact)."""
+    return value if isinstance(value, list) else []
+
+
+def reference_of(value: object) -> str | None:
+    """Reference.reference, when the value is a Reference object holding a string."""
+    ref = value.get("reference") if isinstance(value, dict) else None
+    return ref if isinstance(ref, str) else None
 
 
 # Index keys beside the resource types: rows each define would otherwise pick out on its own.
@@ -238,5 +247,15 @@ def prescriber_is_oncologist(bundle: dict, today: date | None = None) -> bool | 
     return None
 
 
-__all__ = ["SYSTEM", "age_in_years", "diagnosis", "disease_status", "cd22_status", "cd22_percent",
-           "ph_status", "tki_failed", "prescriber_is_oncologist"]
+# The CQL define each function computes: registered by name, one row per define, so the
+# generated Libraries, the Questionnaires' initialExpressions and prefill meet here.
+DEFINES: dict[str, Callable[[dict, date], object]] = {
+    "AgeInYears": age_in_years,
+    "Diagnosis": diagnosis,
+    "DiseaseStatus": disease_status,
+    "CD22Percent": cd22_percent,
+    "CD22Status": cd22_status,
+    "PhStatus": ph_status,
+    "TKIFailed": tki_failed,
+    "PrescriberIsOncologist": prescriber_is_oncologist,
+}

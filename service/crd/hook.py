@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-import cql_equivalents
+from service.engine.prefill import prefill_resources
 from service.crd.answer import (COVERAGE_INFO, Outcome, annotate_resource, build_cards, build_coverage_info, card_ids,
                                 same_assertion)
 from service.crd.chart import HookError, flatten, gather_chart, read_references, readable, resource_problems
@@ -29,7 +29,7 @@ class HookResult:
 
 def assess_chart(policy: Policy, resources: list[dict], today: date) -> Outcome:
     """Prefill the policy's concepts from the chart (the CQL equivalents) and decide on them."""
-    return decide(policy, cql_equivalents.prefill_chart(resources, policy.concepts, today))
+    return decide(policy, prefill_resources(resources, policy.concepts, today))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timezone
 
-import cql_equivalents
+from service.engine.prefill import prefill_bundle
 from service.dtr.artifacts import libraries, questionnaires
 from service.dtr.response import build_draft_response
 from service.fhir.coverage import payer_of_coverage
@@ -77,7 +77,7 @@ def build_package(body: object, today: date) -> dict:
     questionnaire = questionnaires()[canonical.questionnaire_id(policy)]
     library = libraries()[canonical.library_id(policy)]
     chart = chart_bundle(referenced)
-    answers = cql_equivalents.prefill(chart, concepts_used(policy), today) if chart["entry"] else {}
+    answers = prefill_bundle(chart, concepts_used(policy), today) if chart["entry"] else {}
     subject = next(((o.get("subject") or c.get("beneficiary")) for o in orders or [{}] for c in coverages or [{}]
                     if (o.get("subject") or c.get("beneficiary"))), None)
     contexts = [{"reference": f"{o['resourceType']}/{o['id']}"} for o in orders if o.get("id")]
@@ -115,6 +115,6 @@ def populate(qid: str, body: object, today: date, chart: dict | None = None) -> 
                                        "or fhirServer and fhirAuthorization to fetch it"])
         chart = chart_bundle(given)
     policy = next(p for p in all_policies().values() if canonical.questionnaire_id(p) == qid)
-    answers = cql_equivalents.prefill(chart, concepts_used(policy), today)
+    answers = prefill_bundle(chart, concepts_used(policy), today)
     return build_draft_response(policy, questionnaire, answers, subject=subject,
                                 contexts=[{"reference": subject["reference"]}])

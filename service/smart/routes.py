@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-import cql_equivalents
+from service.engine.prefill import prefill_bundle
 from service.dtr.artifacts import questionnaires
 from service.engine.answers import read_answers
 from service.fhir.coverage import payer_of_coverage
@@ -126,7 +126,7 @@ async def form(request: Request):
         return problem(request, 502 if "could not" in str(exc) else 422, "Cannot open the form", str(exc))
     policy = ctx["policy"]
     chart = {"resourceType": "Bundle", "entry": [{"resource": r} for r in ctx["resources"]]}
-    prefill = cql_equivalents.prefill(chart, concepts_used(policy), date.today())
+    prefill = prefill_bundle(chart, concepts_used(policy), date.today())
     if ctx["response"]:  # resume: what was saved before wins over a fresh prefill
         saved, _ = read_response_answers(ctx["response"])
         prefill = {**prefill, **saved}

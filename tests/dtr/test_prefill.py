@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-import cql_equivalents
+from service.engine.prefill import prefill_bundle
 from service.policies.concepts import CONCEPTS
 from tests.fixtures.charts import (
     NEG, NEG_LOINC, POS, POS_LOINC, SNOMED, bundle, cd22_coded, cd22_percent, condition,
@@ -53,9 +53,9 @@ CASES = [
 
 @pytest.mark.parametrize("name,chart,expected", CASES, ids=[c[0] for c in CASES])
 def test_prefill(name, chart, expected):
-    assert cql_equivalents.prefill(chart, ALL, TODAY) == expected
+    assert prefill_bundle(chart, ALL, TODAY) == expected
 
 
 def test_prefill_answers_only_the_concepts_asked():
     chart = bundle(patient(), condition("C91.02"), practitioner_role())
-    assert cql_equivalents.prefill(chart, ["diagnosis", "regimen"], TODAY) == {"diagnosis": "b-all"}
+    assert prefill_bundle(chart, ["diagnosis", "regimen"], TODAY) == {"diagnosis": "b-all"}

@@ -10,7 +10,7 @@ from datetime import date
 
 from hypothesis import given, settings, strategies as st
 
-import cql_equivalents
+from service.engine.prefill import prefill_bundle
 from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER
 from tests.fixtures.corpus import build_corpus
 
@@ -56,11 +56,11 @@ def well_typed(code: str, value: object) -> bool:
 def test_any_one_malformed_value_shows_no_fact_and_never_raises(chart, data, junk):
     spots = list(paths(chart))
     broken = replace(chart, data.draw(st.sampled_from(spots)), junk) if spots else chart
-    answers = cql_equivalents.prefill(broken, ALL, TODAY)
+    answers = prefill_bundle(broken, ALL, TODAY)
     assert all(well_typed(code, value) for code, value in answers.items()), answers
 
 
 def test_impossible_and_partial_birth_dates_show_no_age():
     for born in ("2020-02-30", "2020-13-01", "2020", "2020-05", 19800101, ["1980-01-01"]):
         chart = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "birthDate": born}}]}
-        assert cql_equivalents.prefill(chart, ["age-years"], TODAY) == {}, born
+        assert prefill_bundle(chart, ["age-years"], TODAY) == {}, born

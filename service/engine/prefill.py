@@ -1,0 +1,35 @@
+"""Prefill: a chart in, answers keyed by pa-criteria concept out (DTR 2.1 section 4.4 prefill).
+
+The values come from the CQL define each concept names (concepts.py `cql_define`), computed by
+the Python equivalents of the generated CQL; the concept table is the only map between them.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import cql_equivalents
+from service.policies.concepts import CONCEPTS
+
+# concept -> define, checked against the equivalents at import (start-up), never per request.
+CONCEPT_DEFINES = {c.code: c.cql_define for c in CONCEPTS.values() if c.cql_define}
+_missing = sorted(set(CONCEPT_DEFINES.values()) - set(cql_equivalents.DEFINES))
+if _missing:
+    raise RuntimeError(f"concepts name CQL defines with no Python equivalent: {_missing}")
+
+
+def prefill_view(view: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
+    """Engine-form answers for the requested concepts the chart shows; absent ones left out."""
+    wanted = [(code, CONCEPT_DEFINES[code]) for code in concepts if code in CONCEPT_DEFINES]
+    values = cql_equivalents.evaluate(view, (define for _, define in wanted), today)
+    return {code: values[define] for code, define in wanted if define in values}
+
+
+def prefill_bundle(bundle: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
+    """prefill_view over a chart Bundle (DTR $populate, $questionnaire-package, the SMART app)."""
+    return prefill_view({"_index": cql_equivalents.index_bundle(bundle)}, concepts, today)
+
+
+def prefill_resources(resources: Iterable[object], concepts: Iterable[str], today: date) -> dict[str, object]:
+    """prefill_view over a list of resources (CRD prefetch), without wrapping them in a Bundle."""
+    return prefill_view({"_index": cql_equivalents.index_chart(resources)}, concepts, today)
