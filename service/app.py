@@ -8,16 +8,19 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException
-
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from service.config import Settings, get_settings
-from service.fhir.outcome import outcome_response
 from service.crd.fastpath import HookFastPath
+from service.crd.routes import start_crd
+from service.errors import ApiError, Issue, render
+from service.fhir.client import HttpClient
 from service.logs import RequestIdMiddleware, configure_logging
 from service.policies.registry import all_policies
 from service.storage import open_storage
@@ -29,18 +32,22 @@ ROUTERS = (
     "service.crd.routes",
     "service.api.health",
     "service.api.terminology",
-    "service.fhir.capability",
-    "service.fhir.valuesets",
+    "service.api.capability",
+    "service.api.valuesets",
     "service.dtr.routes",
     "service.pas.routes",
     "service.smart.routes",
+    "service.api.docs",
 )
 
 log = logging.getLogger("service")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; raises at once on bad settings or an unservable policy declaration."""
+def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """Build the app; raises at once on bad settings or an unservable policy declaration.
+
+    `transport` replaces the network for every outbound call (tests pass an httpx MockTransport).
+    """
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     all_policies()  # validate every declaration now, not on the first request
@@ -51,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         init = getattr(app.state.storage, "migrate", None)
         if init:
             init()
+        start_crd(app)
         # Everything loaded so far (models, declarations, FHIR classes) lives as long as the
         # process: keep it out of the collector's full passes, which took ~36 ms and showed up
         # as order-sign's p99.
@@ -64,9 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.storage.close()
 
     app = FastAPI(title="Besponsa prior authorization (Da Vinci CRD, DTR, PAS)",
-                  version="0.1.0", lifespan=lifespan, **telemetry_options(settings))
+                  version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  **telemetry_options(settings))
     app.state.settings = settings
     app.state.shutdown_hooks = []
+    app.state.http = HttpClient(timeout=settings.fhir_timeout_seconds, transport=transport)
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
     # The SMART app's own scripts and the vendored LHC-Forms: served by us, never from a CDN.
@@ -97,24 +107,31 @@ def load_settings() -> Settings:
         raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
 
 
+def error_response(error: ApiError) -> Response:
+    status, data, headers = render(error)
+    return Response(data, status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves as an OperationOutcome; nothing becomes a clinical determination."""
+    """Every error leaves as an OperationOutcome rendered by errors.render; defects are caught in
+    RequestIdMiddleware (a logged 500 with the request id), so none becomes a determination."""
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> Response:
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError):
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return outcome_response(422, problems)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        issues = []
+        for e in exc.errors():
+            path = ".".join(str(p) for p in e["loc"])
+            issues.append(Issue("invalid", f"{path}: {e['msg']}", (path,)))
+        return error_response(ApiError(422, tuple(issues)))
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException):
-        code = "not-found" if exc.status_code == 404 else "processing"
-        return outcome_response(exc.status_code, str(exc.detail), code=code)
-
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception):
-        log.exception("unhandled error")
-        return outcome_response(500, "internal error; the request was not processed",
-                                code="exception")
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+        return error_response(ApiError(exc.status_code, (Issue(code, str(exc.detail)),), dict(exc.headers or {})))
 
 
 def __getattr__(name: str):

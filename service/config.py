@@ -1,8 +1,10 @@
 """One Settings class: every knob the service reads from its environment."""
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,10 +52,9 @@ class Settings(BaseSettings):
     @field_validator("cds_trusted_issuers")
     @classmethod
     def _issuers(cls, value: str) -> str:
-        from service.crd.security import parse_issuers  # refuse a bad JWKS map at start-up
         try:
             parse_issuers(value)
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+        except (ValueError, OSError) as exc:  # json.JSONDecodeError is a ValueError too
             raise ValueError(f"CDS_TRUSTED_ISSUERS: {exc}") from None
         return value
 
@@ -65,3 +66,39 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@lru_cache(maxsize=32)
+def load_jwks_file(path: str) -> dict:
+    """A JWK Set from a file, read once (checked at start-up by parse_issuers)."""
+    jwks = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+        raise ValueError(f"{path} is not a JWK Set (an object with a 'keys' array)")
+    return jwks
+
+
+def parse_issuers(raw: str) -> dict[str, dict]:
+    """CDS_TRUSTED_ISSUERS: JSON {iss: {"jwks_file": path} | {"jwks": {...}} | {"jku": [urls]}}."""
+    if not raw.strip():
+        return {}
+    issuers = json.loads(raw)
+    if not isinstance(issuers, dict):
+        raise ValueError("CDS_TRUSTED_ISSUERS must be a JSON object of issuer -> key source")
+    for iss, source in issuers.items():
+        if isinstance(source, dict) and "jwks_file" in source:
+            load_jwks_file(str(source["jwks_file"]))  # unreadable or not a JWK Set: refuse now
+        if not isinstance(source, dict) or not ({"jwks_file", "jwks", "jku"} & set(source)):
+            raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}] needs jwks_file, jwks or a jku allow-list")
+        jku = source.get("jku", [])
+        if not isinstance(jku, list) or not all(isinstance(u, str) for u in jku):
+            raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].jku must be a list of URLs")
+        for url in jku:  # keys over plain http only from this machine (tests, sidecars)
+            parts = urlsplit(url)
+            if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
+                raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].jku {url!r} must be https")
+    return issuers
+
+

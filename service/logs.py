@@ -7,7 +7,10 @@ import json
 import logging
 import sys
 import time
+import traceback
 import uuid
+
+from service.errors import internal, render
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -18,9 +21,18 @@ class JsonFormatter(logging.Formatter):
                  "msg": record.getMessage(),
                  "request_id": getattr(record, "request_id", None) or request_id.get()}
         entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        if record.exc_info and record.exc_info[1] is not None:
+            entry.update(describe_exception(record.exc_info[1]))
         return json.dumps(entry, default=str)
+
+
+def describe_exception(exc: BaseException) -> dict:
+    """The error's type and the frames it came through, never its message: database drivers put
+    bound parameters there, and a KeyError's message is the key (a patient reference, a birth date)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-8:]
+    kind, orig = type(exc), getattr(exc, "orig", None)
+    return {"error": f"{kind.__module__}.{kind.__qualname__}" + (f" ({type(orig).__name__})" if orig else ""),
+            "where": [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in frames]}
 
 
 _base_factory = logging.getLogRecordFactory()
@@ -59,6 +71,7 @@ class RequestIdMiddleware:
     def __init__(self, app):
         self.app = app
         self.log = logging.getLogger("service.access")
+        self.errors = logging.getLogger("service")
         # A random per-process prefix and a counter: unique across workers, and no syscall per request.
         self.prefix, self.counter = uuid.uuid4().hex[:16], itertools.count(1)
 
@@ -67,17 +80,25 @@ class RequestIdMiddleware:
             return await self.app(scope, receive, send)
         rid = incoming_request_id(scope.get("headers") or ()) or f"{self.prefix}{next(self.counter):016x}"
         token = request_id.set(rid)
-        started, status = time.perf_counter(), 500
+        started, status, sent = time.perf_counter(), 500, False
 
         async def send_with_id(message):
-            nonlocal status
+            nonlocal status, sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, sent = message["status"], True
                 message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:  # noqa: BLE001 - a defect: logged with the request id, answered 500, kept alive
+            self.errors.exception("unhandled error")
+            if not sent:
+                code, body, headers = render(internal(rid))
+                await send_with_id({"type": "http.response.start", "status": code, "headers": [
+                    *((k.encode(), v.encode()) for k, v in headers.items()),
+                    (b"content-length", str(len(body)).encode())]})
+                await send_with_id({"type": "http.response.body", "body": body})
         finally:
             # Path only: query strings can carry patient ids (GET ClaimResponse?patient=...).
             if self.log.isEnabledFor(logging.INFO):

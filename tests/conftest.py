@@ -15,6 +15,7 @@ def settings(tmp_path):
 @pytest.fixture()
 def client(settings):
     from fastapi.testclient import TestClient
+
     from service.app import create_app
     with TestClient(create_app(settings)) as c:
         yield c

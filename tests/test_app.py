@@ -30,10 +30,10 @@ def test_access_log_is_json_without_query_string(client, caplog):
     with caplog.at_level(logging.INFO):
         client.get("/fhir/CodeSystem/pa-criteria?patient=Patient/secret-123")
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
-    access = [l for l in lines if l["logger"] == "service.access"]
+    access = [line for line in lines if line["logger"] == "service.access"]
     assert access and access[-1]["path"] == "/fhir/CodeSystem/pa-criteria"
     assert access[-1]["status"] == 200 and len(access[-1]["request_id"]) == 32
-    assert all("secret-123" not in json.dumps(l) for l in lines)
+    assert all("secret-123" not in json.dumps(line) for line in lines)
 
 
 def test_unknown_route_is_an_operation_outcome(client):

@@ -4,8 +4,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
+from service.errors import not_found
 from service.fhir.codesystem import build_codesystem
-from service.fhir.outcome import fhir_response, outcome_response
+from service.fhir.outcome import fhir_response
 from service.policies.registry import all_policies, read_policy_text
 
 router = APIRouter(tags=["terminology"])
@@ -22,5 +23,5 @@ def read_policy(payer_id: str, request: Request):
     """The payer's policy text, linked from CRD cards and cited by every determination."""
     policy = all_policies().get(payer_id)
     if policy is None:
-        return outcome_response(404, f"no policy for payer {payer_id!r}", code="not-found")
+        raise not_found(f"policy for payer {payer_id!r}")
     return PlainTextResponse(read_policy_text(policy))

@@ -5,27 +5,27 @@ import hashlib
 import random
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from service.engine.evaluate import APPROVE, DENY, Reason
 from service.fhir.json import listed
 from service.policies import canonical
 from service.policies.concepts import SYSTEM
+from service.policies.drug import drug_billing_codes
 from service.policies.model import Policy
 
 COVERAGE_INFO = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 CRD_TEMP = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
 # What the chart shows: engine.decide's decision with a denial's reasons; None when not assessed.
-Outcome = tuple[str, tuple[Reason, ...]] | None
-J9229 = {"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J9229",
-         "display": "Injection, inotuzumab ozogamicin, 0.1 mg"}
+ChartOutcome = tuple[str, tuple[Reason, ...]] | None
 
 
-def assertion_id(order: dict, coverage_ref: str, policy: Policy | None) -> str:
+def assertion_id(order: dict, coverage_ref: str, policy: Policy) -> str:
     """Stable for the same order, coverage and policy version (so EHRs can de-duplicate)."""
     identity = f"{order.get('resourceType')}/{order.get('id')}" if order.get("id") else repr(
         (order.get("identifier"), order.get("medicationCodeableConcept"), order.get("code"),
          order.get("subject")))
-    version = f"{policy.payer_id}:{policy.version}:{canonical.ARTIFACT_VERSION}" if policy else "-"
+    version = f"{policy.payer_id}:{policy.version}:{canonical.ARTIFACT_VERSION}"
     return hashlib.sha256(f"{identity}|{coverage_ref}|{version}".encode()).hexdigest()[:32]
 
 
@@ -33,8 +33,8 @@ def sub(url: str, key: str, value: object) -> dict:
     return {"url": url, key: value}
 
 
-def build_coverage_info(*, resource: dict, coverage_ref: str, policy: Policy | None, today: date,
-                        primary: bool, base_url: str, outcome: Outcome,
+def build_coverage_info(*, resource: dict, coverage_ref: str, policy: Policy, today: date,
+                        primary: bool, base_url: str, outcome: ChartOutcome,
                         inactive: bool) -> dict:
     """One coverage-information extension; honours every crd-ci invariant (q1-q9)."""
     return {"url": COVERAGE_INFO, "extension": [
@@ -45,10 +45,10 @@ def build_coverage_info(*, resource: dict, coverage_ref: str, policy: Policy | N
 
 
 @lru_cache(maxsize=1024)
-def assertion_parts(policy: Policy | None, outcome: Outcome, primary: bool, base_url: str,
+def assertion_parts(policy: Policy, outcome: ChartOutcome, primary: bool, base_url: str,
                     inactive: bool) -> tuple[dict, ...]:
     """The parts that depend only on the policy and the determination (shared, never mutated)."""
-    parts = []
+    parts: list[dict[str, Any]] = []
     if inactive:  # CRD 2.1 cards.md: "not covered" with a reason of 'No Active Coverage'
         parts += [sub("covered", "valueCode", "not-covered"),
                   sub("reason", "valueCodeableConcept", {"coding": [{
@@ -70,13 +70,14 @@ def assertion_parts(policy: Policy | None, outcome: Outcome, primary: bool, base
                           f"{policy.payer_name} requires prior authorization for Besponsa, "
                           "documented on its questionnaire")}),
                       sub("questionnaire", "valueCanonical", canonical.questionnaire_canonical(policy))]
-    parts.append(sub("billingCode", "valueCoding", J9229))
-    if policy is not None:
-        # CRD 2.1 detail code policy-link; a string value, as CRD 2.0.1 allows no url here.
-        parts.append({"url": "detail", "extension": [
-            sub("code", "valueCodeableConcept", {"coding": [{"system": CRD_TEMP, "code": "policy-link",
-                                                             "display": "Policy Link"}]}),
-            sub("value", "valueString", f"{base_url}/policies/{policy.payer_id}")]})
+    # The policy's billing codes for the drug (CONTRACT: The drug).
+    parts += [sub("billingCode", "valueCoding", {"system": c.system, "code": c.code, "display": c.display})
+              for c in drug_billing_codes(policy.billing_codes)]
+    # CRD 2.1 detail code policy-link; a string value, as CRD 2.0.1 allows no url here.
+    parts.append({"url": "detail", "extension": [
+        sub("code", "valueCodeableConcept", {"coding": [{"system": CRD_TEMP, "code": "policy-link",
+                                                         "display": "Policy Link"}]}),
+        sub("value", "valueString", f"{base_url}/policies/{policy.payer_id}")]})
     return tuple(parts)
 
 
@@ -116,7 +117,7 @@ UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 def card(summary: str, payer: str, topic: str, indicator: str = "info", detail: str | None = None,
          links: list[dict] | None = None) -> dict:
     """A CDS Hooks card without its uuid: summary under 140 characters, payer as source (CRD)."""
-    out = {"summary": summary[:139], "indicator": indicator,
+    out: dict[str, Any] = {"summary": summary[:139], "indicator": indicator,
            "source": {"label": payer, "topic": {"system": CRD_TEMP, "code": topic}}}
     if detail:
         out["detail"] = detail
@@ -125,25 +126,25 @@ def card(summary: str, payer: str, topic: str, indicator: str = "info", detail: 
     return out
 
 
-def build_cards(policy: Policy, outcome: Outcome, primary: bool, base_url: str,
+def build_cards(policy: Policy, outcome: ChartOutcome, primary: bool, base_url: str,
                 inactive: bool, *, coverage_cards: bool = True, guideline_cards: bool = True) -> list[dict]:
     """Instructions (what to document, or why not covered) first; then the policy's External Reference.
 
     Each kind can be switched off by its CRD card-type configuration option.
     """
     templates = card_templates(policy, outcome, primary, base_url, inactive, coverage_cards, guideline_cards)
-    return [{"uuid": cid, **t} for cid, t in zip(card_ids(len(templates)), templates)]
+    return [{"uuid": cid, **t} for cid, t in zip(card_ids(len(templates)), templates, strict=True)]
 
 
 @lru_cache(maxsize=1024)
-def card_templates(policy: Policy, outcome: Outcome, primary: bool, base_url: str, inactive: bool,
+def card_templates(policy: Policy, outcome: ChartOutcome, primary: bool, base_url: str, inactive: bool,
                    coverage_cards: bool = True, guideline_cards: bool = True) -> tuple[dict, ...]:
     """The response's cards without their uuids (shared, never mutated), as configured."""
     return tuple(c for c in draft_cards(policy, outcome, primary, base_url, inactive)
                  if (coverage_cards if c["source"]["topic"]["code"] == "coverage-info" else guideline_cards))
 
 
-def draft_cards(policy: Policy, outcome: Outcome, primary: bool, base_url: str,
+def draft_cards(policy: Policy, outcome: ChartOutcome, primary: bool, base_url: str,
                 inactive: bool) -> tuple[dict, ...]:
     name = policy.payer_name
     guideline = card(f"{name} medical policy for Besponsa (inotuzumab ozogamicin)", name, "guideline",
@@ -152,7 +153,7 @@ def draft_cards(policy: Policy, outcome: Outcome, primary: bool, base_url: str,
     return (*build_instruction_cards(policy, outcome, primary, inactive), guideline)
 
 
-def build_instruction_cards(policy: Policy, outcome: Outcome, primary: bool,
+def build_instruction_cards(policy: Policy, outcome: ChartOutcome, primary: bool,
                             inactive: bool) -> list[dict]:
     name = policy.payer_name
     cards: list[dict] = []

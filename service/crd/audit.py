@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 import time
+from collections import deque
 
 import orjson
 
@@ -49,7 +49,7 @@ class AuditWriter:
         return f"{self.prefix}.{int((now - second) * 1e6):06d}"
 
     def take(self) -> list[tuple]:
-        rows = []
+        rows: list[tuple] = []
         while self.pending and len(rows) < self.batch:
             rows.append(self.pending.popleft())
         return rows

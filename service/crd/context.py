@@ -1,8 +1,8 @@
 """What each hook's context names (CDS Hooks 2.0 hook definitions; CRD 2.1 coverage-information contexts)."""
 from __future__ import annotations
 
-from service.crd.chart import flatten
 from service.crd.services import HookService
+from service.fhir.bundle import flatten
 from service.fhir.json import listed, reference_of
 
 ENCOUNTER_HOOKS = ("encounter-start", "encounter-discharge")

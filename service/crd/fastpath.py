@@ -5,8 +5,9 @@ import logging
 
 from starlette.requests import Request
 
-from service.crd.routes import outcome_json, respond_to_hook
-from service.fhir.outcome import FHIR_JSON
+from service.crd.routes import error_reply, respond_to_hook
+from service.errors import internal, too_large
+from service.logs import request_id
 
 log = logging.getLogger("service.crd")
 
@@ -55,14 +56,13 @@ class HookFastPath:
             return await self.app(scope, receive, send)
         scope["path_params"] = {"service_id": service_id}
         try:
-            status, data, media_type = await respond_to_hook(Request(scope, receive), await read_body(receive))
+            status, data, headers = await respond_to_hook(Request(scope, receive), await read_body(receive))
         except BodyTooLarge:
-            status, data, media_type = 413, outcome_json(
-                f"the request body is larger than {MAX_BODY // (1024 * 1024)} MiB", code="too-long"), FHIR_JSON
+            status, data, headers = error_reply(too_large(
+                f"the request body is larger than {MAX_BODY // (1024 * 1024)} MiB"))
         except Exception:  # noqa: BLE001 - as the framework would: logged, and a 500 outcome
             log.exception("unhandled error in a CDS Hooks call")
-            status, data, media_type = 500, outcome_json(
-                "internal error; the request was not processed", code="exception"), FHIR_JSON
+            status, data, headers = error_reply(internal(request_id.get()))
         await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", media_type.encode()), (b"content-length", str(len(data)).encode())]})
+            *((k.encode(), v.encode()) for k, v in headers.items()), (b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})

@@ -4,19 +4,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from service.engine.prefill import prefill_resources
-from service.crd.answer import (COVERAGE_INFO, Outcome, annotate_resource, build_cards, build_coverage_info, card_ids,
-                                same_assertion)
-from service.crd.chart import HookError, flatten, gather_chart, read_references, readable, resource_problems
+from service.crd.answer import (
+    COVERAGE_INFO,
+    ChartOutcome,
+    annotate_resource,
+    build_cards,
+    build_coverage_info,
+    card_ids,
+    same_assertion,
+)
+from service.crd.chart import gather_chart, read_references
 from service.crd.context import find_carriers, find_orders, order_references
-from service.crd.detect import index_resources, is_besponsa_order, unresolved_medications
 from service.crd.services import HookService, read_configuration
 from service.engine.evaluate import decide
-from service.fhir.coverage import payer_of_coverage
+from service.engine.prefill import prefill_resources
+from service.errors import Issue, bad_request, invalid, problem
+from service.fhir.bundle import find_coverage, flatten, index_resources
+from service.fhir.client import HttpClient
+from service.fhir.coverage import payer_of_coverage, unknown_payer_message
 from service.fhir.json import listed
+from service.fhir.orders import is_besponsa_order, unresolved_medications
+from service.fhir.shape import readable, resource_problems
 from service.policies.model import Policy
-from service.policies.registry import get_policy
+from service.policies.registry import require_policy
 
 
 @dataclass
@@ -27,65 +39,61 @@ class HookResult:
     summary: list[dict] = field(default_factory=list)
 
 
-def assess_chart(policy: Policy, resources: list[dict], today: date) -> Outcome:
+def assess_chart(policy: Policy, resources: list[dict], today: date) -> ChartOutcome:
     """Prefill the policy's concepts from the chart (the CQL equivalents) and decide on them."""
     return decide(policy, prefill_resources(resources, policy.concepts, today))
 
 
 @dataclass(frozen=True)
 class HookSettings:
-    """What every call needs besides the request: our URL, the EHR timeout, the assessor."""
+    """What every call needs besides the request: our URL, the way out to the EHR, the assessor."""
 
     base_url: str
-    timeout: float
-    assess: Callable[[Policy, list[dict], date], Outcome] = assess_chart
+    http: HttpClient
+    assess: Callable[[Policy, list[dict], date], ChartOutcome] = assess_chart
 
 
 def validate_request(service: HookService, request: object) -> dict:
     """CDS Hooks 2.0 request shape: hook, hookInstance, context with this hook's fields."""
     if not isinstance(request, dict):
-        raise HookError(400, "the request body must be a JSON object")
-    problems = []
+        raise bad_request("the request body must be a JSON object")
+    problems: list[Issue] = []
     if request.get("hook") != service.hook:
-        problems.append(f"hook must be '{service.hook}' for service {service.id}")
+        problems.append(problem("hook", f"must be '{service.hook}' for service {service.id}"))
     if not isinstance(request.get("hookInstance"), str) or not request["hookInstance"]:
-        problems.append("hookInstance is required")
-    context = request.get("context")
+        problems.append(problem("hookInstance", "is required"))
+    context: Any = request.get("context")
     if not isinstance(context, dict):
-        problems.append("context must be an object")
+        problems.append(problem("context", "must be an object"))
     else:
-        problems += [f"context.{label} is required" for label, names in service.required_fields
+        problems += [Issue("required", f"context.{label} is required", tuple(f"context.{n}" for n in names))
+                     for label, names in service.required_fields
                      if all(context.get(name) in (None, "", []) for name in names)]
     if problems:
-        raise HookError(400, "; ".join(problems))
+        raise invalid(problems, status=400)
     for key in ("draftOrders", "appointments"):
         value = context.get(key)
         if value is not None and (not isinstance(value, dict) or value.get("resourceType") != "Bundle"):
-            raise HookError(422, f"context.{key} must be a FHIR Bundle")
+            raise invalid(problem(f"context.{key}", "must be a FHIR Bundle"))
         if value is not None and not readable(value):
             problems += resource_problems(value, f"context.{key}")
     prefetch = request.get("prefetch")
     if prefetch is not None and not isinstance(prefetch, dict):
-        problems.append("prefetch must be an object")
+        problems.append(problem("prefetch", "must be an object"))
     for key, value in (prefetch if isinstance(prefetch, dict) else {}).items():
         # CDS Hooks 2.0: null means the EHR could not prefetch it
         if value is not None and not readable(value):
             problems += resource_problems(value, f"prefetch.{key}")
     if problems:  # not readable as FHIR: refuse it whole rather than guess (nothing is assessed)
-        raise HookError(422, "; ".join(problems[:10]))
+        raise invalid(problems[:10])
     return request
-
-
-def find_coverage(resources: list[dict]) -> dict | None:
-    coverages = [r for r in resources if r.get("resourceType") == "Coverage"]
-    return next((c for c in coverages if c.get("status") == "active"), coverages[0] if coverages else None)
 
 
 def find_payer(coverage: dict, known: dict[str, dict]) -> str:
     """Payer id of the Coverage's payor; an unknown payer is a 400 (CRD 2.1, CONTRACT)."""
     payer = payer_of_coverage(coverage, known)
     if payer is None:
-        raise HookError(400, "the Coverage's payer is not one this service serves")
+        raise bad_request(unknown_payer_message(coverage, known), "Coverage.payor")
     return payer
 
 
@@ -106,15 +114,15 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings, to
     if service.hook in ("order-sign", "order-select") and not any(
             is_besponsa_order(o, sent) for o in drafts) and not unresolved_medications(drafts, sent):
         return HookResult({"cards": [], "systemActions": []})  # other drugs: no chart is read
-    chart = await gather_chart(request, service.prefetch, cfg.timeout)
+    chart = await gather_chart(request, service.queries, cfg.http)
     # What the hook sent wins over prefetch; prefetch keys we did not ask for only resolve references.
     known = {**index_resources(chart.extra + chart.resources), **sent}
     unsent = [r for r in order_references(service, context) if r not in known]
     if unsent:
-        known.update(index_resources(await read_references(request, unsent, cfg.timeout)))
+        known.update(index_resources(await read_references(request, unsent, cfg.http)))
     candidates = find_orders(service, context, known)
     if medications := unresolved_medications(candidates, known):  # CONTRACT: Medication by reference
-        known.update(index_resources(await read_references(request, medications, cfg.timeout)))
+        known.update(index_resources(await read_references(request, medications, cfg.http)))
     orders = [o for o in candidates if is_besponsa_order(o, known)]
     if not orders:
         return HookResult({"cards": [], "systemActions": []})
@@ -122,7 +130,7 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings, to
     if coverage is None:
         return HookResult({"cards": [no_coverage_card()], "systemActions": []}, None, len(orders))
     payer_id = find_payer(coverage, known)
-    policy = get_policy(payer_id)
+    policy = require_policy(payer_id)
     inactive = coverage.get("status") != "active"
     outcome = None if inactive else cfg.assess(policy, chart.resources, today)
     coverage_ref = f"Coverage/{coverage.get('id')}"

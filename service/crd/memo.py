@@ -12,7 +12,7 @@ from hashlib import blake2b
 
 import orjson
 
-from service.crd.answer import Outcome
+from service.crd.answer import ChartOutcome
 from service.crd.hook import assess_chart
 from service.policies.model import Policy
 
@@ -22,9 +22,9 @@ class AssessmentMemo:
 
     def __init__(self, size: int = 4096):
         self.size = size
-        self.entries: OrderedDict[tuple, Outcome] = OrderedDict()
+        self.entries: OrderedDict[tuple, ChartOutcome] = OrderedDict()
 
-    def assess(self, policy: Policy, resources: list[dict], today: date) -> Outcome:
+    def assess(self, policy: Policy, resources: list[dict], today: date) -> ChartOutcome:
         try:
             digest = blake2b(orjson.dumps(resources), digest_size=16).digest()
         except (TypeError, orjson.JSONEncodeError):  # not plain JSON: assess, do not remember

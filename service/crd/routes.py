@@ -12,13 +12,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from service.config import parse_issuers
 from service.crd.audit import AuditWriter
-from service.crd.chart import HookError
-from service.crd.memo import AssessmentMemo
 from service.crd.hook import HookSettings, answer_hook, validate_request
-from service.crd.security import AuthError, KeyStore, ReplayCache, parse_issuers, verify_token
+from service.crd.memo import AssessmentMemo
+from service.crd.security import KeyStore, ReplayCache, verify_token
 from service.crd.services import SERVICES_BY_ID, discovery_document
-from service.fhir.outcome import FHIR_JSON, build_outcome, outcome_response
+from service.errors import ApiError, bad_request, invalid, not_found, problem, render, too_large, unauthorized
 from service.storage.hooks import save_feedback
 
 router = APIRouter(tags=["crd"])
@@ -35,20 +35,23 @@ class CrdState:
     hook_settings: HookSettings
 
 
+def start_crd(app) -> CrdState:
+    """Made once at start-up (app lifespan): keys, replay table, audit writer, hook settings."""
+    settings = app.state.settings
+    issuers = parse_issuers(settings.cds_trusted_issuers)
+    if not issuers:
+        log.warning("CDS Hooks JWT verification is OFF: set CDS_TRUSTED_ISSUERS in production")
+    writer = AuditWriter(app.state.storage)
+    app.state.shutdown_hooks.append(writer.close)
+    hook_settings = HookSettings(base_url=settings.public_base_url, http=app.state.http,
+                                 assess=AssessmentMemo().assess)
+    app.state.crd = CrdState(KeyStore(issuers, app.state.http), ReplayCache(app.state.storage), writer,
+                             hook_settings)
+    return app.state.crd
+
+
 def crd_state(app) -> CrdState:
-    state = getattr(app.state, "crd", None)
-    if state is None:
-        settings = app.state.settings
-        issuers = parse_issuers(settings.cds_trusted_issuers)
-        if not issuers:
-            log.warning("CDS Hooks JWT verification is OFF: set CDS_TRUSTED_ISSUERS in production")
-        writer = AuditWriter(app.state.storage)
-        app.state.shutdown_hooks.append(writer.close)
-        hook_settings = HookSettings(base_url=settings.public_base_url, timeout=settings.fhir_timeout_seconds,
-                                     assess=AssessmentMemo().assess)
-        state = app.state.crd = CrdState(KeyStore(issuers, settings.fhir_timeout_seconds),
-                                         ReplayCache(app.state.storage), writer, hook_settings)
-    return state
+    return app.state.crd
 
 
 async def authenticate(request: Request, state: CrdState) -> None:
@@ -60,7 +63,7 @@ async def authenticate(request: Request, state: CrdState) -> None:
         fresh = await to_thread.run_sync(state.replay.check_and_add,
                                          f"{claims['iss']}|{claims['jti']}", claims["exp"])
         if not fresh:
-            raise AuthError("the token's jti was already used")
+            raise unauthorized("the token's jti was already used")
 
 
 @router.get("/cds-services")
@@ -69,14 +72,14 @@ def discover() -> dict:
     return discovery_document()
 
 
-async def respond_to_hook(request: Request, body: bytes) -> tuple[int, bytes, str]:
-    """One hook call -> (status, JSON, media type): 200 with cards and systemActions, or an
+async def respond_to_hook(request: Request, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+    """One hook call -> (status, JSON, headers): 200 with cards and systemActions, or an
     OperationOutcome naming the problem (CDS Hooks 2.0 "Calling a CDS Service")."""
     started = time.perf_counter()
     service_id = request.path_params["service_id"]
     service = SERVICES_BY_ID.get(service_id)
     if service is None:
-        return 404, outcome_json(f"no CDS service {service_id!r}", code="not-found"), FHIR_JSON
+        return error_reply(not_found(f"CDS service {service_id!r}"))
     state = crd_state(request.app)
     status, result, instance = 500, None, None
     try:
@@ -84,31 +87,31 @@ async def respond_to_hook(request: Request, body: bytes) -> tuple[int, bytes, st
         try:
             payload = validate_request(service, orjson.loads(body))
         except orjson.JSONDecodeError:
-            raise HookError(400, "the request body is not JSON") from None
+            raise bad_request("the request body is not JSON") from None
         instance = payload["hookInstance"]
         result = await answer_hook(service, payload, state.hook_settings, date.today())
         status = 200
-        return 200, orjson.dumps(result.body), "application/json"
-    except AuthError as exc:
-        status = 401
-        return 401, outcome_json(str(exc), code="security"), FHIR_JSON
-    except HookError as exc:
-        status = exc.status
-        return status, outcome_json(exc.message, code="processing" if status >= 500 else "invalid"), FHIR_JSON
+        return 200, orjson.dumps(result.body), JSON_HEADERS
+    except ApiError as exc:
+        status, data, headers = error_reply(exc)
+        return status, data, headers
     finally:
         # Ids and codes only: the audit row never holds a patient identifier.
         state.audit.record(instance[:128] if isinstance(instance, str) else None, service, result,
                            (time.perf_counter() - started) * 1000, status)
 
 
-def outcome_json(message: str, *, code: str) -> bytes:
-    return orjson.dumps(build_outcome(message, code=code))
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def error_reply(error: ApiError) -> tuple[int, bytes, dict[str, str]]:
+    return render(error)
 
 
 async def call_service(request: Request) -> Response:
     """POST /cds-services/{id} through the router (HookFastPath normally answers first)."""
-    status, data, media_type = await respond_to_hook(request, await request.body())
-    return Response(data, status_code=status, media_type=media_type)
+    status, data, headers = await respond_to_hook(request, await request.body())
+    return Response(data, status_code=status, headers=headers)
 
 
 router.add_route("/cds-services/{service_id}", call_service, methods=["POST"], include_in_schema=False)
@@ -118,16 +121,34 @@ router.add_route("/cds-services/{service_id}", call_service, methods=["POST"], i
 async def feedback(service_id: str, request: Request):
     """CDS Hooks 2.0 Feedback: stored per card."""
     if service_id not in SERVICES_BY_ID:
-        return outcome_response(404, f"no CDS service {service_id!r}", code="not-found")
+        raise not_found(f"CDS service {service_id!r}")
+    await authenticate(request, crd_state(request.app))
     try:
-        await authenticate(request, crd_state(request.app))
         body = orjson.loads(await request.body())
-    except AuthError as exc:
-        return outcome_response(401, str(exc), code="security")
     except orjson.JSONDecodeError:
-        return outcome_response(400, "the feedback body is not JSON")
+        raise bad_request("the feedback body is not JSON") from None
     items = body.get("feedback") if isinstance(body, dict) else None
-    if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("card") for i in items):
-        return outcome_response(400, "feedback must be a list of objects each naming its card")
+    if not isinstance(items, list) or not items:
+        raise invalid(problem("feedback", "must be a non-empty list of feedback objects"), status=400)
+    if len(items) > MAX_FEEDBACK:
+        raise too_large(f"at most {MAX_FEEDBACK} feedback items in one call")
+    problems = [problem(f"feedback[{n}]", why) for n, item in enumerate(items) if (why := feedback_problem(item))]
+    if problems:
+        raise invalid(problems, status=400)
     stored = save_feedback(request.app.state.storage, service_id, items)
     return JSONResponse({"stored": stored})
+
+
+MAX_FEEDBACK = 100  # one response carries a handful of cards
+
+
+def feedback_problem(item: object) -> str | None:
+    """CDS Hooks 2.0 feedback: `card` (a uuid) and `outcome` (accepted | overridden) as short strings."""
+    if not isinstance(item, dict):
+        return "must be an object"
+    card, outcome = item.get("card"), item.get("outcome")
+    if not isinstance(card, str) or not card or len(card) > 128 or "\x00" in card:
+        return "card must name the card's uuid (a string of at most 128 characters)"
+    if outcome is not None and (not isinstance(outcome, str) or len(outcome) > 32 or "\x00" in outcome):
+        return "outcome must be 'accepted' or 'overridden'"
+    return None

@@ -4,19 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-OBSERVATION_CODES = ",".join(f"http://loinc.org|{c}" for c in (
-    "14017-8", "21821-4", "21822-2", "21823-0", "21795-0", "46434-7"))
-# What every service asks the EHR for up front: the patient, the active Coverage with its payer,
-# the ordering clinician's role (specialty) and the chart facts the five policies depend on.
-CHART_PREFETCH = {
-    "patient": "Patient/{{context.patientId}}",
-    "coverage": "Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor",
-    "practitionerRole": "PractitionerRole?_id={{userPractitionerRoleId}}",
-    "conditions": "Condition?patient={{context.patientId}}",
-    "observations": f"Observation?patient={{{{context.patientId}}}}&code={OBSERVATION_CODES}",
-    "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-    "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
-}
+from service.fhir.chart import CHART_QUERIES, ENCOUNTER_QUERY, ChartQuery
 
 # CRD 2.1 "Configuration options extension": one boolean per card type we return, coded from
 # the CRD card types (coverage-info, guideline), plus max-cards as in the guide's examples.
@@ -32,9 +20,6 @@ CONFIG_OPTIONS = (
 )
 
 
-ENCOUNTER_PREFETCH = {"encounter": "Encounter/{{context.encounterId}}"}
-
-
 DEFAULT_CONFIGURATION = {o["code"]: o["default"] for o in CONFIG_OPTIONS}
 
 
@@ -47,7 +32,7 @@ class HookService:
     primary: bool  # CRD 2.1 primary hooks (order-sign, order-dispatch, appointment-book) ask for documentation
     # Context fields the hook requires; "a|b" accepts either (an older draft's name for the field).
     required_context: tuple[str, ...]
-    extra_prefetch: tuple[tuple[str, str], ...] = ()
+    extra_queries: tuple[ChartQuery, ...] = ()
 
     @cached_property
     def required_fields(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -55,9 +40,14 @@ class HookService:
         return tuple((" or ".join(k.split("|")), tuple(k.split("|"))) for k in self.required_context)
 
     @cached_property
+    def queries(self) -> tuple[ChartQuery, ...]:
+        """The chart queries this service prefetches (discovery) and fetches when missing."""
+        return CHART_QUERIES + self.extra_queries
+
+    @cached_property
     def prefetch(self) -> dict[str, str]:
-        """The prefetch templates this service asks for (discovery) and fetches when missing."""
-        return {**CHART_PREFETCH, **dict(self.extra_prefetch)}
+        """Discovery's prefetch templates (CDS Hooks 2.0 section 3)."""
+        return {q.key: q.template for q in self.queries}
 
 
 SERVICES: tuple[HookService, ...] = (
@@ -75,10 +65,10 @@ SERVICES: tuple[HookService, ...] = (
                 True, ("userId", "patientId", "appointments")),
     HookService("besponsa-encounter-start", "encounter-start", "Besponsa coverage at encounter start",
                 "Coverage information for the encounter's Besponsa orders.",
-                False, ("userId", "patientId", "encounterId"), tuple(ENCOUNTER_PREFETCH.items())),
+                False, ("userId", "patientId", "encounterId"), (ENCOUNTER_QUERY,)),
     HookService("besponsa-encounter-discharge", "encounter-discharge",
                 "Besponsa coverage at discharge", "Coverage information for discharge Besponsa orders.",
-                False, ("userId", "patientId", "encounterId"), tuple(ENCOUNTER_PREFETCH.items())),
+                False, ("userId", "patientId", "encounterId"), (ENCOUNTER_QUERY,)),
 )
 SERVICES_BY_ID = {s.id: s for s in SERVICES}
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from service.dtr.artifacts import questionnaires
-from service.dtr.operations import OperationError
 from service.engine.answers import read_answers
 from service.engine.evaluate import open_concepts
+from service.errors import invalid, problem
+from service.fhir.json import listed, objs, text_of
 from service.fhir.responses import iter_items, read_response_answers
 from service.policies import canonical
 from service.policies.registry import all_policies
@@ -15,22 +16,24 @@ ADAPTIVE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-ada
 def unwrap(body: object) -> dict:
     """A bare QuestionnaireResponse, or Parameters with `questionnaire-response` (SDC)."""
     if isinstance(body, dict) and body.get("resourceType") == "Parameters":
-        body = next((p.get("resource") for p in body.get("parameter") or ()
-                     if isinstance(p, dict) and p.get("name") == "questionnaire-response"), None)
+        body = next((p.get("resource") for p in objs(body.get("parameter"))
+                     if p.get("name") == "questionnaire-response"), None)
     if not isinstance(body, dict) or body.get("resourceType") != "QuestionnaireResponse":
-        raise OperationError(422, ["give a QuestionnaireResponse, bare or as Parameters questionnaire-response"])
+        raise invalid(problem("resourceType", "give a QuestionnaireResponse, bare or as Parameters "
+                                              "questionnaire-response"))
     return body
 
 
 def policy_of(qr: dict):
     """The payer Questionnaire the adaptive session derives from (QR.questionnaire or contained)."""
-    names = [qr.get("questionnaire") or ""]
-    names += [d for c in qr.get("contained") or () if isinstance(c, dict) for d in c.get("derivedFrom") or ()]
+    names = [text_of(qr.get("questionnaire"))]
+    names += [text_of(d) for c in objs(qr.get("contained")) for d in listed(c.get("derivedFrom"))]
     for name in names:
         policy = canonical.policy_for_questionnaire(name, all_policies())
         if policy:
             return policy
-    raise OperationError(422, ["the response names no Questionnaire served here"])
+    raise invalid(problem("QuestionnaireResponse.questionnaire", "names no Questionnaire served here"))
+
 
 
 def next_question(body: object) -> dict:
@@ -40,9 +43,9 @@ def next_question(body: object) -> dict:
     raw, problems = read_response_answers(qr)
     answers, type_problems = read_answers(raw)
     if problems or type_problems:
-        raise OperationError(422, problems + type_problems)
+        raise invalid(problems + type_problems)
     full = {i["linkId"]: i for i in iter_items(questionnaires()[canonical.questionnaire_id(policy)]["item"])}
-    asked = {i.get("linkId") for i in iter_items(qr.get("item"))}
+    asked = {text_of(i.get("linkId")) for i in iter_items(qr.get("item"))}
     pending = [c for c in open_concepts(policy, answers) if c not in asked]
     shown = [full[c] for c in full if c in asked or c in pending[:1]]  # in the form's order
     contained = {"resourceType": "Questionnaire", "id": "adaptive", "meta": {"profile": [ADAPTIVE]},

@@ -20,13 +20,6 @@ def libraries() -> dict[str, dict]:
     return {lib["id"]: lib for lib in (build_library(p) for p in all_policies().values())}
 
 
-def search_bundle(resource_type: str, matches: list[dict], base_url: str) -> dict:
-    """A FHIR searchset Bundle (R4 http.html#search)."""
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
-            "entry": [{"fullUrl": f"{base_url}/fhir/{resource_type}/{r['id']}", "resource": r,
-                       "search": {"mode": "match"}} for r in matches]}
-
-
 def find_by_canonical(resources: dict[str, dict], url: str | None, version: str | None) -> list[dict]:
     """Resources whose canonical matches; `url` may carry `|version` (R4 search on canonicals)."""
     if url and "|" in url:

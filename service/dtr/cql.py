@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from service.dtr.cql_defines import COMMON, DEFINES, NEEDS
@@ -20,7 +20,7 @@ TRANSLATE = ROOT / "tools" / "node" / "translate.mjs"
 
 def defines_for(policy: Policy) -> list[str]:
     """The CQL defines this payer's Questionnaire prefills, in question order."""
-    return [CONCEPTS[c].cql_define for c in concepts_used(policy) if CONCEPTS[c].cql_define]
+    return [define for c in concepts_used(policy) if (define := CONCEPTS[c].cql_define)]
 
 
 def build_cql(policy: Policy) -> str:
@@ -56,7 +56,7 @@ def build_cql_artifacts(with_elm: bool = True) -> dict[str, str]:
     return files
 
 
-@lru_cache(maxsize=None)
+@cache
 def read_elm(name: str) -> str:
     return (ARTIFACTS / "elm" / f"{name}.json").read_text(encoding="utf-8")
 

@@ -1,13 +1,21 @@
-"""DTR $questionnaire-package and SDC $populate: pure functions from Parameters to resources."""
+"""DTR $questionnaire-package and SDC $populate: pure functions from Parameters to resources.
+
+Both read their input defensively (a value of the wrong JSON type is named, never a 500) and
+raise ApiError naming the parameter (DTR 2.1 OperationDefinition questionnaire-package; SDC
+Questionnaire-populate, whose single output parameter is `response`).
+"""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
-from service.engine.prefill import prefill_bundle
 from service.dtr.artifacts import libraries, questionnaires
 from service.dtr.response import build_draft_response
-from service.fhir.coverage import payer_of_coverage
+from service.engine.prefill import prefill_bundle
+from service.errors import bad_request, invalid, not_found, problem
+from service.fhir.bundle import as_collection, flatten_all, index_resources
+from service.fhir.coverage import payer_of_coverage, unknown_payer_message
+from service.fhir.json import obj, objs
 from service.policies import canonical
 from service.policies.model import Policy, concepts_used
 from service.policies.registry import all_policies, get_policy
@@ -15,18 +23,14 @@ from service.policies.registry import all_policies, get_policy
 DTR_PACKAGE_BUNDLE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/DTR-QPackageBundle"
 
 
-class OperationError(Exception):
-    def __init__(self, status: int, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.status, self.problems = status, problems
-
-
 def read_parameters(body: object) -> list[dict]:
+    """Parameters.parameter as a list of named objects, or a 422 naming what is wrong."""
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-        raise OperationError(422, ["the body must be a FHIR Parameters resource"])
-    params = body.get("parameter") or []
-    if not isinstance(params, list) or not all(isinstance(p, dict) and p.get("name") for p in params):
-        raise OperationError(422, ["Parameters.parameter must be a list of named parameters"])
+        raise invalid(problem("resourceType", "the body must be a FHIR Parameters resource"))
+    params = body.get("parameter", [])
+    if not isinstance(params, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str)
+                                               and p["name"] for p in params):
+        raise invalid(problem("Parameters.parameter", "must be a list of named parameters"))
     return params
 
 
@@ -34,87 +38,118 @@ def resources_named(params: list[dict], name: str) -> list[dict]:
     return [p["resource"] for p in params if p["name"] == name and isinstance(p.get("resource"), dict)]
 
 
-def values_named(params: list[dict], name: str, key: str) -> list:
-    return [p[key] for p in params if p["name"] == name and key in p]
-
-
-def chart_bundle(resources: list[dict]) -> dict:
-    """One bundle of chart resources (Bundles given are opened up)."""
-    entries = []
-    for r in resources:
-        inner = [e.get("resource") for e in r.get("entry") or ()] if r.get("resourceType") == "Bundle" else [r]
-        entries += [{"resource": x} for x in inner if isinstance(x, dict)]
-    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+def strings_named(params: list[dict], name: str, key: str) -> list[str]:
+    """String values of a parameter (valueCanonical, valueString, valueUrl); others are refused."""
+    values = [p[key] for p in params if p["name"] == name and key in p]
+    bad = [v for v in values if not isinstance(v, str) or not v]
+    if bad:
+        raise invalid(problem(f"Parameters.parameter[{name}].{key}", "must be a non-empty string"))
+    return values
 
 
 def choose_policy(coverages: list[dict], canonicals: list[str], known: dict[str, dict]) -> Policy:
     """The payer from the Coverage and/or the requested Questionnaire; they must agree."""
-    policies = all_policies()
-    from_coverage = {payer_of_coverage(c, known) for c in coverages}
-    if None in from_coverage:
-        raise OperationError(400, ["a Coverage's payer is not one this service serves (CONTRACT: Payers)"])
+    from_coverage = set()
+    for coverage in coverages:
+        payer = payer_of_coverage(coverage, known)
+        if payer is None:
+            raise bad_request(unknown_payer_message(coverage, known), "coverage.payor")
+        from_coverage.add(payer)
     from_canonical = set()
     for url in canonicals:
-        policy = canonical.policy_for_questionnaire(url, policies)
+        policy = canonical.policy_for_questionnaire(url, all_policies())
         if policy is None:
-            raise OperationError(422, [f"no Questionnaire {url!r} is served here"])
+            raise invalid(problem("questionnaire", f"no Questionnaire {url!r} is served here"))
         from_canonical.add(policy.payer_id)
     chosen = from_coverage | from_canonical
     if not chosen:
-        raise OperationError(422, ["give a coverage or a questionnaire canonical to choose a payer"])
+        raise invalid(problem("coverage", "give a coverage (whose payor names the payer) or a questionnaire "
+                                          "canonical to choose a payer"))
     if len(chosen) > 1:
-        raise OperationError(422, [f"the coverage and questionnaire name different payers: {sorted(chosen)}"])
-    return get_policy(chosen.pop())
+        raise invalid(problem("coverage", f"the coverage and questionnaire name different payers: {sorted(chosen)}"))
+    policy = get_policy(chosen.pop())
+    assert policy is not None  # chosen only from served payers
+    return policy
+
+
+def reference_to(resource: dict) -> dict | None:
+    kind, rid = resource.get("resourceType"), resource.get("id")
+    return {"reference": f"{kind}/{rid}"} if isinstance(kind, str) and isinstance(rid, str) else None
 
 
 def build_package(body: object, today: date) -> dict:
     """DTR $questionnaire-package: Parameters with one PackageBundle (Questionnaire first)."""
     params = read_parameters(body)
     coverages, orders = resources_named(params, "coverage"), resources_named(params, "order")
-    referenced = resources_named(params, "referenced")
-    known = {f"{r.get('resourceType')}/{r.get('id')}": r for r in referenced + coverages + orders}
-    policy = choose_policy(coverages, values_named(params, "questionnaire", "valueCanonical"), known)
+    chart = flatten_all(resources_named(params, "referenced"))  # Bundles given are opened up
+    known = index_resources(chart + coverages + orders)
+    policy = choose_policy(coverages, strings_named(params, "questionnaire", "valueCanonical"), known)
     questionnaire = questionnaires()[canonical.questionnaire_id(policy)]
     library = libraries()[canonical.library_id(policy)]
-    chart = chart_bundle(referenced)
-    answers = prefill_bundle(chart, concepts_used(policy), today) if chart["entry"] else {}
-    subject = next(((o.get("subject") or c.get("beneficiary")) for o in orders or [{}] for c in coverages or [{}]
-                    if (o.get("subject") or c.get("beneficiary"))), None)
-    contexts = [{"reference": f"{o['resourceType']}/{o['id']}"} for o in orders if o.get("id")]
-    contexts += [{"reference": f"Coverage/{c['id']}"} for c in coverages if c.get("id")]
-    assertion = values_named(params, "context", "valueString")
+    answers = prefill_bundle(as_collection(chart), concepts_used(policy), today) if chart else {}
+    subject = next((ref for r in orders + coverages
+                    if isinstance(ref := obj(r.get("subject") or r.get("beneficiary")).get("reference"), str)), None)
+    contexts = [ref for r in orders + coverages if (ref := reference_to(r))]
+    assertion = strings_named(params, "context", "valueString")
     if assertion:
         contexts.append({"display": f"coverage-assertion-id {assertion[0]}"})
     entries = [{"fullUrl": f"{canonical.CANONICAL_BASE}/Questionnaire/{questionnaire['id']}",
                 "resource": questionnaire},
                {"fullUrl": f"{canonical.CANONICAL_BASE}/Library/{library['id']}", "resource": library}]
     if subject:  # a draft needs its patient (DTR QuestionnaireResponse: subject 1..1)
-        draft = build_draft_response(policy, questionnaire, answers, subject=subject, contexts=contexts)
+        draft = build_draft_response(policy, questionnaire, answers, subject={"reference": subject},
+                                     contexts=contexts)
         entries.append({"fullUrl": f"urn:uuid:{draft['id']}", "resource": draft})
     package = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "meta": {"profile": [DTR_PACKAGE_BUNDLE]},
-               "type": "collection", "timestamp": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+               "type": "collection", "timestamp": datetime.now(UTC).replace(microsecond=0).isoformat(),
                "entry": entries}
     return {"resourceType": "Parameters", "parameter": [{"name": "PackageBundle", "resource": package}]}
 
 
-def populate(qid: str, body: object, today: date, chart: dict | None = None) -> dict:
-    """SDC $populate: a QuestionnaireResponse whose chart-derived answers carry origin `auto`."""
+def read_subject(params: list[dict]) -> dict:
+    """$populate `subject`: a valueReference to a Patient."""
+    subject = next((p.get("valueReference") for p in params if p["name"] == "subject"), None)
+    ref = obj(subject).get("reference")
+    if not isinstance(ref, str) or not ref.startswith("Patient/") or len(ref) <= len("Patient/"):
+        raise invalid(problem("Parameters.parameter[subject].valueReference", "must reference a Patient"))
+    return {"reference": ref}
+
+
+def given_chart(params: list[dict]) -> list[dict]:
+    """The chart sent in the call: `content`, or `context` parts carrying resources (Bundles opened)."""
+    given = resources_named(params, "content") + [
+        part["resource"] for p in params if p["name"] == "context"
+        for part in objs(p.get("part")) if isinstance(part.get("resource"), dict)]
+    return flatten_all(given)
+
+
+def find_questionnaire(qid: str) -> tuple[Policy, dict]:
     questionnaire = questionnaires().get(qid)
-    if questionnaire is None:
-        raise OperationError(404, [f"Questionnaire/{qid} is not known"])
-    params = read_parameters(body)
-    subject = next(iter(values_named(params, "subject", "valueReference")), None)
-    if not isinstance(subject, dict) or not str(subject.get("reference", "")).startswith("Patient/"):
-        raise OperationError(422, ["subject must be a valueReference to a Patient"])
-    if chart is None:
-        given = resources_named(params, "content") + [
-            part["resource"] for p in params if p["name"] == "context"
-            for part in p.get("part") or () if isinstance(part, dict) and isinstance(part.get("resource"), dict)]
-        if not given:
-            raise OperationError(422, ["give the patient's chart as a context/content Bundle, "
-                                       "or fhirServer and fhirAuthorization to fetch it"])
-        chart = chart_bundle(given)
-    policy = next(p for p in all_policies().values() if canonical.questionnaire_id(p) == qid)
-    answers = prefill_bundle(chart, concepts_used(policy), today)
-    return build_draft_response(policy, questionnaire, answers, subject=subject,
-                                contexts=[{"reference": subject["reference"]}])
+    policy = next((p for p in all_policies().values() if canonical.questionnaire_id(p) == qid), None)
+    if questionnaire is None or policy is None:
+        raise not_found(f"Questionnaire/{qid}")
+    return policy, questionnaire
+
+
+def populate(qid: str, params: list[dict], chart: list[dict], today: date) -> dict:
+    """SDC $populate: Parameters `response`, a QuestionnaireResponse whose chart answers carry origin `auto`."""
+    policy, questionnaire = find_questionnaire(qid)
+    subject = read_subject(params)
+    answers = prefill_bundle(as_collection(chart), concepts_used(policy), today)
+    response = build_draft_response(policy, questionnaire, answers, subject=subject, contexts=[subject])
+    return {"resourceType": "Parameters", "parameter": [{"name": "response", "resource": response}]}
+
+
+def ehr_access(params: list[dict]) -> tuple[str, str] | None:
+    """(fhirServer, token) when the call asks us to read the chart from the EHR, else None."""
+    servers = strings_named(params, "fhirServer", "valueUrl") + strings_named(params, "fhirServer", "valueUri")
+    tokens = strings_named(params, "fhirAuthorization", "valueString")
+    if not servers:
+        return None
+    if not tokens:
+        raise invalid(problem("Parameters.parameter[fhirAuthorization]",
+                              "fetching the chart from fhirServer needs the bearer token (valueString)"))
+    return servers[0], tokens[0]
+
+
+__all__ = ["build_package", "ehr_access", "given_chart", "populate", "read_parameters", "read_subject"]

@@ -4,16 +4,22 @@ from __future__ import annotations
 from html import escape
 
 from service.policies import canonical
-from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER, SYSTEM
-from service.policies.model import IN, IS, AllOf, Fact, Node, Policy, Review, concepts_used
+from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS, SYSTEM
+from service.policies.drug import drug_billing_codes
+from service.policies.model import LEAF_TESTS, AllOf, Fact, Node, Policy, Review, concepts_used, walk
 
 DTR_STD_QUESTIONNAIRE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-std-questionnaire"
 CQF_LIBRARY = "http://hl7.org/fhir/StructureDefinition/cqf-library"
 INITIAL_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression"
 ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
 SIGNATURE_REQUIRED = "http://hl7.org/fhir/StructureDefinition/questionnaire-signatureRequired"
-_ITEM_TYPES = {INTEGER: "integer", DECIMAL: "decimal", BOOLEAN: "boolean", CODING: "choice"}
 ATTESTATION_GROUP = "prescriber-attestations"
+
+
+def gate_codes(fact: Fact) -> tuple[str, ...]:
+    """The answer codes a leaf requires, when its test names codes (LEAF_TESTS `codes`)."""
+    codes = LEAF_TESTS[fact.test].codes
+    return codes(fact.value) if codes else ()
 
 
 def collect_guards(node: Node, inherited: tuple[Fact, ...] = ()) -> dict[str, list[tuple[Fact, ...]]]:
@@ -24,7 +30,7 @@ def collect_guards(node: Node, inherited: tuple[Fact, ...] = ()) -> dict[str, li
         return found
     here = inherited
     if isinstance(node, AllOf):
-        here = inherited + tuple(c for c in node.children if isinstance(c, Fact) and c.test in (IS, IN)
+        here = inherited + tuple(c for c in node.children if isinstance(c, Fact) and gate_codes(c)
                                  and CONCEPTS[c.concept].answer_type == CODING)
     for child in node.children:
         own = tuple(g for g in here if g is not child)
@@ -43,7 +49,7 @@ def derive_enable_when(concept: str, occurrences: list[tuple[Fact, ...]],
             facts = [g for g in guards if g.concept == code and g.concept != concept]
             if not facts:
                 break
-            allowed = set.intersection(*(set(f.value if f.test == IN else (f.value,)) for f in facts))
+            allowed = set.intersection(*(set(gate_codes(f)) for f in facts))
             values |= allowed
         else:
             known = {c for c, _ in CONCEPTS[code].options} - CONCEPTS[code].unknown_codes
@@ -77,7 +83,6 @@ def necessary_concepts(node: Node) -> set[str]:
 
 def cites_for(policy: Policy, concept: str) -> list[str]:
     """The policy's words behind a question, deduplicated in tree order."""
-    from service.policies.model import walk
     cites = [n.cite for n in walk(policy.criteria) if isinstance(n, (Fact, Review))
              and n.concept == concept and n.cite]
     cites += [e.cite for e in policy.exclusions if e.when.concept == concept]
@@ -89,7 +94,7 @@ def build_item(policy: Policy, code: str, enable_when: list[dict], required: boo
     concept = CONCEPTS[code]
     item: dict = {"linkId": code,
                   "code": [{"system": SYSTEM, "code": code, "display": concept.display}],
-                  "text": concept.question, "type": _ITEM_TYPES[concept.answer_type],
+                  "text": concept.question, "type": ANSWER_TYPES[concept.answer_type].item_type,
                   "required": required}
     if concept.cql_define:
         item["extension"] = [{"url": INITIAL_EXPRESSION, "valueExpression": {
@@ -151,8 +156,8 @@ def build_questionnaire(policy: Policy) -> dict:
         "publisher": policy.payer_name,
         "description": f"Documentation for {policy.title} (version {policy.version}). "
                        f"Generated from {source} by `python -m service.dtr.generate`; do not edit.",
-        "code": [{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-                  "code": "J9229", "display": "Injection, inotuzumab ozogamicin, 0.1 mg"}],
+        "code": [{"system": c.system, "code": c.code, "display": c.display}
+                 for c in drug_billing_codes(policy.billing_codes)],
         "item": build_items(policy),
     }
     if policy.effective:

@@ -2,25 +2,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from service.policies import canonical
-from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER, SYSTEM
+from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS, SYSTEM
 from service.policies.model import Policy
 
 DTR_QR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse"
 QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"
 INTENDED_USE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/intendedUse"
 ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
-_KEYS = {INTEGER: "valueInteger", DECIMAL: "valueDecimal", BOOLEAN: "valueBoolean", CODING: "valueCoding"}
 
 
 def to_answer(code: str, value: object, origin: str = "auto") -> dict:
     """One answer in its FHIR type, with where it came from (auto | override | manual)."""
     concept = CONCEPTS[code]
     if concept.answer_type == CODING:
-        value = {"system": SYSTEM, "code": value, "display": concept.option_display(value)}
-    return {_KEYS[concept.answer_type]: value,
+        value = {"system": SYSTEM, "code": value, "display": concept.option_display(str(value))}
+    return {ANSWER_TYPES[concept.answer_type].value_key: value,
             "extension": [{"url": ORIGIN, "extension": [{"url": "source", "valueCode": origin}]}]}
 
 
@@ -53,7 +52,7 @@ def build_draft_response(policy: Policy, questionnaire: dict, answers: dict[str,
                   "system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp", "code": "withpa"}]}}],
           "questionnaire": canonical.questionnaire_canonical(policy),
           "status": "in-progress",
-          "authored": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+          "authored": datetime.now(UTC).replace(microsecond=0).isoformat(),
           "item": build_items(questionnaire["item"], answers, origins or {})}
     if subject:
         qr["subject"] = subject

@@ -1,20 +1,28 @@
-"""DTR routes: Questionnaire read and search (DTR 2.1 section 4; FHIR R4 RESTful API)."""
+"""DTR routes: Questionnaire and Library read and search, $questionnaire-package, $populate,
+$next-question (DTR 2.1 section 4; SDC; FHIR R4 RESTful API)."""
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from fastapi import APIRouter, Request
 
-from service.crd.chart import HookError, gather_chart
-from service.crd.services import CHART_PREFETCH
-from service.dtr.operations import (
-    OperationError, build_package, chart_bundle, populate, read_parameters, values_named,
-)
-
+from service.api.body import read_json
 from service.dtr.adaptive import next_question
-from service.dtr.artifacts import find_by_canonical, libraries, questionnaires, search_bundle
-from service.fhir.outcome import fhir_response, outcome_response, read_or_404
+from service.dtr.artifacts import find_by_canonical, libraries, questionnaires
+from service.dtr.operations import (
+    build_package,
+    ehr_access,
+    find_questionnaire,
+    given_chart,
+    populate,
+    read_parameters,
+    read_subject,
+)
+from service.errors import invalid, problem
+from service.fhir.bundle import searchset
+from service.fhir.chart import prefetch_tokens, read_chart
+from service.fhir.client import FhirServer
+from service.fhir.outcome import fhir_response, read_or_404
 
 router = APIRouter(tags=["dtr"])
 
@@ -29,8 +37,7 @@ def read_questionnaire(qid: str):
 def search_questionnaires(request: Request, url: str | None = None, version: str | None = None):
     """Search by canonical `url` (optionally `url|version`) and `version`."""
     matches = find_by_canonical(questionnaires(), url, version)
-    return fhir_response(search_bundle("Questionnaire", matches,
-                                       request.app.state.settings.public_base_url))
+    return fhir_response(searchset(request.app.state.settings.public_base_url, "Questionnaire", matches))
 
 
 @router.get("/fhir/Library/{lid}")
@@ -43,57 +50,34 @@ def read_library(lid: str):
 def search_libraries(request: Request, url: str | None = None, version: str | None = None):
     """Search by canonical `url` (optionally `url|version`) and `version`."""
     matches = find_by_canonical(libraries(), url, version)
-    return fhir_response(search_bundle("Library", matches, request.app.state.settings.public_base_url))
-
-
-async def read_json(request: Request) -> object:
-    try:
-        return json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise OperationError(400, ["the body is not JSON"]) from None
+    return fhir_response(searchset(request.app.state.settings.public_base_url, "Library", matches))
 
 
 @router.post("/fhir/Questionnaire/$questionnaire-package")
 async def questionnaire_package(request: Request):
     """DTR 2.1 $questionnaire-package (OperationDefinition questionnaire-package)."""
-    try:
-        return fhir_response(build_package(await read_json(request), date.today()))
-    except OperationError as exc:
-        return outcome_response(exc.status, exc.problems)
+    return fhir_response(build_package(await read_json(request), date.today()))
 
 
 @router.post("/fhir/Questionnaire/{qid}/$populate")
 async def populate_questionnaire(qid: str, request: Request):
-    """SDC $populate from a chart Bundle, or from the EHR's FHIR server with a bearer token."""
-    try:
-        body = await read_json(request)
-        chart = await fetch_chart(body, request.app.state.settings.fhir_timeout_seconds)
-        return fhir_response(populate(qid, body, date.today(), chart))
-    except OperationError as exc:
-        return outcome_response(exc.status, exc.problems)
-    except HookError as exc:
-        return outcome_response(exc.status, exc.message, code="processing")
-
-
-async def fetch_chart(body: object, timeout: float) -> dict | None:
-    """The chart from `fhirServer` (valueUrl) with `fhirAuthorization` (valueString token), if named."""
-    params = read_parameters(body)
-    server = next(iter(values_named(params, "fhirServer", "valueUrl")), None)
-    token = next(iter(values_named(params, "fhirAuthorization", "valueString")), None)
-    subject = next(iter(values_named(params, "subject", "valueReference")), None) or {}
-    if not server:
-        return None
-    if not token or not str(subject.get("reference", "")).startswith("Patient/"):
-        raise OperationError(422, ["fetching the chart needs fhirAuthorization and a Patient subject"])
-    hook_like = {"context": {"patientId": subject["reference"].split("/", 1)[1]}, "prefetch": {},
-                 "fhirServer": server, "fhirAuthorization": {"access_token": token}}
-    return chart_bundle((await gather_chart(hook_like, CHART_PREFETCH, timeout)).resources)
+    """SDC $populate from a chart in the call, or read from the EHR's FHIR server with a bearer token."""
+    find_questionnaire(qid)  # an unknown Questionnaire is a 404 whatever the body says
+    params = read_parameters(await read_json(request))
+    access = ehr_access(params)
+    if access is None:
+        chart = given_chart(params)
+        if not chart:
+            raise invalid(problem("Parameters.parameter[context]",
+                                  "give the patient's chart as a context/content Bundle, or fhirServer "
+                                  "and fhirAuthorization to fetch it"))
+    else:
+        patient_id = read_subject(params)["reference"].split("/", 1)[1]
+        chart = await read_chart(FhirServer(request.app.state.http, *access), prefetch_tokens(patient_id, None))
+    return fhir_response(populate(qid, params, chart, date.today()))
 
 
 @router.post("/fhir/Questionnaire/$next-question")
 async def next_question_route(request: Request):
     """SDC adaptive forms: the next question that can still change the decision."""
-    try:
-        return fhir_response(next_question(await read_json(request)))
-    except OperationError as exc:
-        return outcome_response(exc.status, exc.problems)
+    return fhir_response(next_question(await read_json(request)))

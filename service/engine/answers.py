@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from service.policies.concepts import BOOLEAN, CODING, DECIMAL, INTEGER, CONCEPTS
+from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS
 
 
 def check_answer(code: str, value: object) -> str | None:
@@ -12,18 +12,16 @@ def check_answer(code: str, value: object) -> str | None:
     if concept is None:
         return f"unknown pa-criteria concept {code!r}"
     kind = concept.answer_type
-    ok = {
-        INTEGER: isinstance(value, int) and not isinstance(value, bool),
-        DECIMAL: isinstance(value, (int, float)) and not isinstance(value, bool),
-        BOOLEAN: isinstance(value, bool),
-        CODING: isinstance(value, str) and value in dict(concept.options),
-    }[kind]
-    if ok:
-        return None
-    if kind == CODING:
+    if not ANSWER_TYPES[kind].accepts(value):
+        return f"{code}: expected a {kind} answer, got {str(value)[:40]!r}"
+    if kind == CODING and value not in dict(concept.options):
         allowed = ", ".join(c for c, _ in concept.options)
-        return f"{code}: {value!r} is not one of {allowed}"
-    return f"{code}: expected a {kind} answer, got {value!r}"
+        return f"{code}: {str(value)[:40]!r} is not one of {allowed}"
+    if concept.minimum is not None and value < concept.minimum:  # type: ignore[operator]
+        return f"{code}: {value!r} is below {concept.minimum:g}, which no patient can have"
+    if concept.maximum is not None and value > concept.maximum:  # type: ignore[operator]
+        return f"{code}: {value!r} is above {concept.maximum:g}, which no patient can have"
+    return None
 
 
 def read_answers(raw: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:

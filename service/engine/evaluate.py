@@ -6,8 +6,16 @@ from dataclasses import dataclass
 
 from service.policies.concepts import get_concept
 from service.policies.model import (
-    AT_LEAST, AT_MOST, BELOW, CONTINUATION, FALSE, IN, INITIAL, IS, TRUE,
-    AllOf, AnyOf, Fact, Node, Policy, Review, concepts_used,
+    CONTINUATION,
+    INITIAL,
+    LEAF_TESTS,
+    AllOf,
+    AnyOf,
+    Fact,
+    Node,
+    Policy,
+    Review,
+    concepts_used,
 )
 
 APPROVE, DENY, PEND = "approve", "deny", "pend"
@@ -36,40 +44,29 @@ class Determination:
     would_deny: bool = False
 
 
-def test_fact(fact: Fact, answers: Mapping[str, object]) -> bool | None:
+def check_leaf(fact: Fact, answers: Mapping[str, object]) -> bool | None:
     """Kleene value of one leaf: None when the answer is missing or records 'unknown'."""
     value = answers.get(fact.concept)
     if value is None or value in get_concept(fact.concept).unknown_codes:
         return None
-    if fact.test == IS:
-        return value == fact.value
-    if fact.test == IN:
-        return value in fact.value
-    if fact.test == AT_LEAST:
-        return value >= fact.value
-    if fact.test == BELOW:
-        return value < fact.value
-    if fact.test == AT_MOST:
-        return value <= fact.value
-    if fact.test == TRUE:
-        return value is True
-    if fact.test == FALSE:
-        return value is False
-    raise ValueError(f"unknown test {fact.test!r}")
+    return LEAF_TESTS[fact.test].compare(value, fact.value)
 
 
 def evaluate_tree(node: Node, answers: Mapping[str, object]) -> dict[int, bool | None]:
     """Value of every node keyed by id(node): AND/OR in Kleene's strong three-valued logic."""
     values: dict[int, bool | None] = {}
 
+    # The four node classes are final: type() is cheaper than isinstance on this hot path, and
+    # mypy does not narrow on it, hence the ignores.
     def visit(n: Node) -> bool | None:
-        kind = type(n)  # the four node classes are final: type() is cheaper than isinstance
+        kind = type(n)
+        v: bool | None
         if kind is Fact:
-            v = test_fact(n, answers)
+            v = check_leaf(n, answers)  # type: ignore[arg-type]
         elif kind is Review:
             v = None  # clinical judgement is never assumed
         else:
-            kids = [visit(c) for c in n.children]
+            kids = [visit(c) for c in n.children]  # type: ignore[union-attr]
             if kind is AllOf:
                 v = False if False in kids else (None if None in kids else True)
             else:
@@ -84,14 +81,14 @@ def evaluate_tree(node: Node, answers: Mapping[str, object]) -> dict[int, bool |
 def verdict(node: Node, answers: Mapping[str, object]) -> bool | None:
     """evaluate_tree's value for the root alone, stopping at the first child that settles a node
     (a False under all-of, a True under any-of): what a decision needs when nothing is explained."""
-    kind = type(node)
+    kind = type(node)  # see evaluate_tree on type() and the ignores
     if kind is Fact:
-        return test_fact(node, answers)
+        return check_leaf(node, answers)  # type: ignore[arg-type]
     if kind is Review:
         return None
-    settles = False if kind is AllOf else True
-    result = not settles
-    for child in node.children:
+    settles = kind is not AllOf
+    result: bool | None = not settles
+    for child in node.children:  # type: ignore[union-attr]
         v = verdict(child, answers)
         if v is settles:
             return settles
@@ -128,6 +125,8 @@ def trace_met(node: Node, values: Mapping[int, bool | None], trail: str = "") ->
     """The first fully met path of a true tree and the cited facts that met it."""
     if isinstance(node, Fact):
         return trail, ([Reason(node.concept, MET, node.cite, trail)] if node.cite else [])
+    if isinstance(node, Review):  # never true, so never on a met path
+        return trail, []
     here = _join(trail, node.label)
     if isinstance(node, AnyOf):
         first = next(c for c in node.children if values[id(c)] is True)
@@ -151,10 +150,10 @@ def _dedupe(reasons: list[Reason]) -> tuple[Reason, ...]:
 def find_exclusions(policy: Policy, answers: Mapping[str, object]) -> tuple[Reason, ...]:
     """The uses the policy excludes that these answers show (each a reason to deny)."""
     return tuple(Reason(e.when.concept, EXCLUDED, e.cite, "exclusion")
-                 for e in policy.exclusions if test_fact(e.when, answers) is True)
+                 for e in policy.exclusions if check_leaf(e.when, answers) is True)
 
 
-def judge_tree(policy: Policy, answers: Mapping[str, object]) -> tuple[tuple[Reason, ...], Node, dict]:
+def judge_tree(policy: Policy, answers: Mapping[str, object]) -> tuple[tuple[Reason, ...], Node, dict[int, bool | None]]:
     """The exclusions met, the branch judged and every node's value: what each decision rests on."""
     excluded = find_exclusions(policy, answers)
     # Once the request type is known the other branch is moot, not unmet: judge this one only.
@@ -182,7 +181,8 @@ def score_response(policy: Policy, answers: Mapping[str, object], *,
                    deny_requires_review: bool = False,
                    default_period_months: int | None = None) -> Determination:
     """Score answers against a policy: approve on a complete met path, deny, or pend."""
-    request_type = answers.get("request-type") or INITIAL
+    given = answers.get("request-type")
+    request_type = given if isinstance(given, str) and given else INITIAL
     if policy.renewal is None:
         request_type = INITIAL  # one set of criteria: a renewal is judged as a first request
     period = policy.periods.get(request_type) or policy.periods[INITIAL]
@@ -190,6 +190,9 @@ def score_response(policy: Policy, answers: Mapping[str, object], *,
 
     excluded, tree, values = judge_tree(policy, answers)
     verdict = values[id(tree)]
+    reasons: tuple[Reason, ...]
+    met: tuple[Reason, ...]
+    path: str | None
     if excluded:
         decision, reasons, path, met = DENY, excluded, None, ()
     elif verdict is True:
@@ -222,10 +225,10 @@ def open_concepts(policy: Policy, answers: Mapping[str, object]) -> list[str]:
 
     visit(tree)
     for e in policy.exclusions:
-        if test_fact(e.when, answers) is None and values[id(tree)] is not False:
+        if check_leaf(e.when, answers) is None and values[id(tree)] is not False:
             wanted.add(e.when.concept)
     return [c for c in concepts_used(policy) if c in wanted]
 
 
 __all__ = ["APPROVE", "DENY", "PEND", "CONTINUATION", "Determination", "Reason",
-           "score_response", "decide", "open_concepts", "evaluate_tree", "test_fact"]
+           "score_response", "decide", "open_concepts", "evaluate_tree", "check_leaf"]

@@ -18,14 +18,14 @@ if _missing:
     raise RuntimeError(f"concepts name CQL defines with no Python equivalent: {_missing}")
 
 
-def prefill_view(view: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
+def prefill_view(view: dict[str, object], concepts: Iterable[str], today: date) -> dict[str, object]:
     """Engine-form answers for the requested concepts the chart shows; absent ones left out."""
     wanted = [(code, CONCEPT_DEFINES[code]) for code in concepts if code in CONCEPT_DEFINES]
     values = cql_equivalents.evaluate(view, (define for _, define in wanted), today)
     return {code: values[define] for code, define in wanted if define in values}
 
 
-def prefill_bundle(bundle: dict, concepts: Iterable[str], today: date) -> dict[str, object]:
+def prefill_bundle(bundle: dict[str, object], concepts: Iterable[str], today: date) -> dict[str, object]:
     """prefill_view over a chart Bundle (DTR $populate, $questionnaire-package, the SMART app)."""
     return prefill_view({"_index": cql_equivalents.index_bundle(bundle)}, concepts, today)
 

@@ -1,22 +1,23 @@
 """Reading a QuestionnaireResponse into answers keyed by concept (linkId == pa-criteria code)."""
 from __future__ import annotations
 
-from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER, SYSTEM
+from collections.abc import Iterator
 
-_VALUE_KEYS = {INTEGER: "valueInteger", DECIMAL: "valueDecimal", BOOLEAN: "valueBoolean",
-               CODING: "valueCoding"}
+from service.fhir.json import objs
+from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS, SYSTEM
 
 
-def iter_items(items: list[dict] | None):
-    """Every item of a response, nested groups and answer children included (SDC nesting)."""
-    for item in items or ():
-        if not isinstance(item, dict):
-            continue
+def iter_items(items: object) -> Iterator[dict]:
+    """Every item of a response, nested groups and answer children included (SDC nesting).
+
+    Iterative, and junk of the wrong JSON type is skipped: the body reader bounds the depth.
+    """
+    stack = list(reversed(objs(items)))
+    while stack:
+        item = stack.pop()
         yield item
-        yield from iter_items(item.get("item"))
-        for answer in item.get("answer") or ():
-            if isinstance(answer, dict):
-                yield from iter_items(answer.get("item"))
+        children = objs(item.get("item")) + [c for a in objs(item.get("answer")) for c in objs(a.get("item"))]
+        stack.extend(reversed(children))
 
 
 def read_answer(code: str, item: dict) -> tuple[object, str | None]:
@@ -32,10 +33,11 @@ def read_answer(code: str, item: dict) -> tuple[object, str | None]:
     if len(answers) > 1:
         return None, f"{code}: expected one answer, got {len(answers)}"
     kind = CONCEPTS[code].answer_type
-    answer, key = answers[0], _VALUE_KEYS[kind]
+    answer, key = answers[0], ANSWER_TYPES[kind].value_key
     if key not in answer:
-        if kind == DECIMAL and "valueInteger" in answer:  # 5 is a fine answer to "percent"
-            return answer["valueInteger"], None
+        also = next((k for k in ANSWER_TYPES[kind].also_read if k in answer), None)
+        if also is not None:
+            return answer[also], None
         given = next((k for k in answer if k.startswith("value")), "no value")
         return None, f"{code}: expected {key}, got {given}"
     value = answer[key]
@@ -54,7 +56,7 @@ def read_response_answers(response: dict) -> tuple[dict[str, object], list[str]]
     problems: list[str] = []
     for item in iter_items(response.get("item")):
         code = item.get("linkId")
-        if code not in CONCEPTS:
+        if not isinstance(code, str) or code not in CONCEPTS:
             continue  # signatures, display groups and unrelated items carry no criterion
         value, problem = read_answer(code, item)
         if problem:

@@ -4,9 +4,12 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from service.engine.evaluate import APPROVE, DENY, EXCLUDED, NOT_MET, REVIEW, UNKNOWN, Reason
-from service.policies.concepts import SYSTEM as CRITERIA_SYSTEM, get_concept
+from service.policies.concepts import SYSTEM as CRITERIA_SYSTEM
+from service.policies.concepts import get_concept
+from service.policies.drug import BESPONSA
 from service.policies.model import Policy
 
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
@@ -31,7 +34,7 @@ STATUS_WORDS = {NOT_MET: "not met", UNKNOWN: "not answered or unknown; needed to
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Adjudication:
     decision: str
     reasons: tuple[Reason, ...] = ()
     months: int | None = None
@@ -56,13 +59,13 @@ def describe_reason(reason: Reason) -> str:
             f"{where}. Policy: \"{reason.cite}\"")
 
 
-def disposition(policy: Policy, outcome: Outcome, period: dict | None) -> str:
+def disposition(policy: Policy, outcome: Adjudication, period: dict[str, str] | None) -> str:
     """The decision in one plain sentence (ClaimResponse.disposition)."""
     names = ", ".join(dict.fromkeys(get_concept(r.concept).display for r in outcome.reasons))
     who = policy.payer_name
-    if outcome.decision == APPROVE:
+    if outcome.decision == APPROVE and period is not None:
         how = " on clinical review" if outcome.reviewer and outcome.reviewer.get("human") else ""
-        return (f"Approved{how}: Besponsa (J9229) meets the {who} criteria; authorized "
+        return (f"Approved{how}: Besponsa ({BESPONSA.code.code}) meets the {who} criteria; authorized "
                 f"{period['start']} to {period['end']} ({outcome.months} months).")
     if outcome.decision == DENY:
         return f"Denied: the {who} criteria are not met ({names or 'clinical review'})."
@@ -72,7 +75,7 @@ def disposition(policy: Policy, outcome: Outcome, period: dict | None) -> str:
     return f"Pended: the {who} criteria cannot be decided yet; needed: {names}."
 
 
-def review_action(outcome: Outcome, number: str) -> dict:
+def review_action(outcome: Adjudication, number: str) -> dict:
     code, display = ACTION_CODES[outcome.decision]
     subs = [{"url": REVIEW_ACTION_CODE,
              "valueCodeableConcept": {"coding": [{"system": X12_306, "code": code,
@@ -91,14 +94,14 @@ def reviewer_extension(reviewer: dict | None) -> dict:
     return {"url": REVIEWER, "extension": subs}
 
 
-def build_item(claim_item: dict, claim: dict, outcome: Outcome, number: str,
+def build_item(claim_item: dict, claim: dict, outcome: Adjudication, number: str,
                notes: list[int], period: dict | None, issued: str) -> dict:
     """One response item echoing Claim.item.sequence (PAS 2.2 spec-34)."""
     ext = []
     if period:
         ext += [{"url": ITEM_PREAUTH_ISSUE_DATE, "valueDate": issued},
                 {"url": ITEM_PREAUTH_PERIOD, "valuePeriod": period}]
-    provider = {"url": ITEM_AUTHORIZED_PROVIDER, "extension": [
+    provider: dict[str, Any] = {"url": ITEM_AUTHORIZED_PROVIDER, "extension": [
         {"url": AUTHORIZED_PROVIDER_TYPE, "valueCodeableConcept": {
             "coding": [{"system": X12_98, "code": "SJ", "display": "Service Provider"}]}}]}
     if isinstance(claim.get("provider"), dict):
@@ -112,7 +115,7 @@ def build_item(claim_item: dict, claim: dict, outcome: Outcome, number: str,
     return item
 
 
-def build_claim_response(claim: dict, claim_ref: dict, policy: Policy, outcome: Outcome, *,
+def build_claim_response(claim: dict, claim_ref: dict, policy: Policy, outcome: Adjudication, *,
                          response_id: str, version: int, number: str, created: datetime) -> dict:
     """The ClaimResponse resource (PAS 2.2 PASClaimResponse); `number` is the review number."""
     issued = created.date().isoformat()
@@ -123,7 +126,7 @@ def build_claim_response(claim: dict, claim_ref: dict, policy: Policy, outcome: 
     texts = [describe_reason(r) for r in outcome.reasons]
     if outcome.note:
         texts.append(f"Reviewer: {outcome.note}")
-    notes = [{"number": n, "type": "display", "text": t} for n, t in enumerate(texts, 1)]
+    notes: list[dict[str, Any]] = [{"number": n, "type": "display", "text": t} for n, t in enumerate(texts, 1)]
     resource = {
         "resourceType": "ClaimResponse", "id": response_id,
         "meta": {"versionId": str(version), "lastUpdated": created.isoformat(), "profile": [PROFILE]},

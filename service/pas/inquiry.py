@@ -1,41 +1,43 @@
 """Claim/$inquire (PAS 2.2 "Prior Authorization Inquiries"): query by example on member + provider."""
 from __future__ import annotations
 
-from service.pas.bundle import BundleIndex, identifier_key
+from service.errors import Issue, invalid, problem
+from service.fhir.bundle import BundleIndex
+from service.fhir.json import obj, objs
+from service.pas.bundle import identifier_key
 from service.pas.request import provider_keys
 from service.storage import claims as repo
 
 AUTH_NUMBER = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-authorizationNumber"
 
 
-def inquiry_keys(bundle: dict) -> tuple[dict | None, list[str]]:
-    """Member ids, provider ids, and optional narrowing keys from a PAS inquiry Bundle."""
-    entries = bundle.get("entry") if isinstance(bundle.get("entry"), list) else []
-    first = entries[0] if entries and isinstance(entries[0], dict) else {}
-    claim = first.get("resource") if isinstance(first.get("resource"), dict) else {}
+def inquiry_keys(bundle: dict) -> dict:
+    """Member ids, provider ids, and optional narrowing keys from a PAS inquiry Bundle (or a 422)."""
+    entries = objs(bundle.get("entry"))
+    claim = obj(entries[0].get("resource")) if entries else {}
     if claim.get("resourceType") != "Claim":
-        return None, ["Bundle.entry[0]: the first entry must be the inquiry Claim (PAS ClaimFirst)"]
-    index, problems = BundleIndex(bundle), []
+        raise invalid(problem("Bundle.entry[0]", "the first entry must be the inquiry Claim (PAS ClaimFirst)"))
+    index, problems = BundleIndex(bundle), list[Issue]()
     patient = index.resolve(claim.get("patient"), "Patient") or {}
-    idents = list(patient.get("identifier") or ())
-    if isinstance((claim.get("patient") or {}).get("identifier"), dict):
+    idents = objs(patient.get("identifier"))
+    if isinstance(obj(claim.get("patient")).get("identifier"), dict):
         idents.append(claim["patient"]["identifier"])
     members = [k for k in (identifier_key(i) for i in idents) if k]
     if not members:
-        problems.append("Claim.patient: the inquiry must identify the patient by member "
-                        "identifier (PAS 2.2 inquiry: loop 2000C)")
+        problems.append(problem("Claim.patient", "the inquiry must identify the patient by member "
+                                "identifier (PAS 2.2 inquiry: loop 2000C)"))
     providers = provider_keys(index, claim.get("provider"))
     if not providers:
-        problems.append("Claim.provider: the inquiry must identify the requesting provider by "
-                        "identifier, e.g. NPI (PAS 2.2 spec-53)")
-    numbers = {e.get("valueString") for e in claim.get("extension") or ()
-               if isinstance(e, dict) and e.get("url") == AUTH_NUMBER}
-    for item in claim.get("item") or ():
-        numbers |= {e.get("valueString") for e in (item or {}).get("extension") or ()
-                    if isinstance(e, dict) and e.get("url") == AUTH_NUMBER}
-    claim_ids = [k for k in (identifier_key(i) for i in claim.get("identifier") or ()) if k]
-    return {"members": members, "providers": providers, "numbers": numbers - {None},
-            "claim_ids": claim_ids}, problems
+        problems.append(problem("Claim.provider", "the inquiry must identify the requesting provider by "
+                                "identifier, e.g. NPI (PAS 2.2 spec-53)"))
+    numbers = {e.get("valueString") for e in objs(claim.get("extension")) if e.get("url") == AUTH_NUMBER}
+    for item in objs(claim.get("item")):
+        numbers |= {e.get("valueString") for e in objs(item.get("extension")) if e.get("url") == AUTH_NUMBER}
+    claim_ids = [k for k in (identifier_key(i) for i in objs(claim.get("identifier"))) if k]
+    if problems:
+        raise invalid(problems)
+    return {"members": members, "providers": providers,
+            "numbers": {n for n in numbers if isinstance(n, str)}, "claim_ids": claim_ids}
 
 
 def find_matches(storage, keys: dict) -> list[repo.Stored]:

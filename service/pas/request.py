@@ -1,13 +1,19 @@
 """A PAS request Bundle read into what scoring needs, or every problem that makes it unusable."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from service.engine.answers import read_answers
-from service.fhir.json import obj, objs
+from service.errors import Issue, invalid, problem
+from service.fhir.bundle import BundleIndex
+from service.fhir.coverage import unknown_payer_message
+from service.fhir.json import obj, objs, reference_of
+from service.fhir.orders import is_besponsa_item
 from service.fhir.responses import read_response_answers
-from service.pas.bundle import BundleIndex, identifier_key, is_besponsa_item, request_digest
+from service.pas.bundle import identifier_key, request_digest
 from service.policies.canonical import policy_for_questionnaire
+from service.policies.drug import BESPONSA
 from service.policies.model import Policy
 from service.policies.registry import all_policies, find_payer_id
 
@@ -27,7 +33,6 @@ class SubmitRequest:
     member_key: str | None = None
     provider_key: str | None = None
     insurer: dict | None = None
-    problems: list[str] = field(default_factory=list)
 
 
 def idempotency_key(bundle: dict, claim: dict) -> str:
@@ -63,24 +68,24 @@ def provider_keys(index: BundleIndex, reference: object) -> list[str]:
         res = index.resolve(res.get("practitioner")) or res
     idents = objs(res.get("identifier"))
     if obj(obj(reference).get("identifier")):
-        idents.append(reference["identifier"])
+        idents.append(obj(reference)["identifier"])
     return [k for k in (identifier_key(i) for i in idents) if k]
 
 
-def read_payer(index: BundleIndex, claim: dict, problems: list[str]) -> tuple[str | None, dict | None]:
+def read_payer(index: BundleIndex, claim: dict, problems: list[Issue]) -> tuple[str | None, dict | None]:
     """Claim.insurance (focal) -> Coverage -> payor Organization -> payer id (CONTRACT: Payers)."""
     insurance = objs(claim.get("insurance"))
     focal = [i for i in insurance if i.get("focal")] or insurance
     if not focal:
-        problems.append("Claim.insurance: missing; it must reference the patient's Coverage")
+        problems.append(problem("Claim.insurance", "missing; it must reference the patient's Coverage"))
         return None, None
     coverage = index.resolve(focal[0].get("coverage"), "Coverage")
     if coverage is None:
-        problems.append("Claim.insurance.coverage: must reference a Coverage inside the Bundle")
+        problems.append(problem("Claim.insurance.coverage", "must reference a Coverage inside the Bundle"))
         return None, None
     payors = objs(coverage.get("payor"))
     if not payors:
-        problems.append("Coverage.payor: missing")
+        problems.append(problem("Coverage.payor", "missing"))
         return None, None
     org = index.resolve(payors[0], "Organization") or {}
     idents = objs(org.get("identifier"))
@@ -89,12 +94,11 @@ def read_payer(index: BundleIndex, claim: dict, problems: list[str]) -> tuple[st
     name = org.get("name") or payors[0].get("display")
     payer = find_payer_id(idents, name if isinstance(name, str) else None)
     if payer is None:
-        problems.append("Coverage.payor: not a payer this service decides for "
-                        f"(known: {', '.join(sorted(all_policies()))})")
+        problems.append(problem("Coverage.payor", unknown_payer_message(coverage, {reference_of(payors[0]) or '': org})))
     return payer, {k: v for k, v in payors[0].items() if k in ("reference", "identifier", "display")}
 
 
-def read_questionnaire_response(index: BundleIndex, claim: dict, problems: list[str]) -> dict | None:
+def read_questionnaire_response(index: BundleIndex, claim: dict, problems: list[Issue]) -> dict | None:
     """The one QuestionnaireResponse that Claim.supportingInfo references (valueReference)."""
     found = []
     for info in objs(claim.get("supportingInfo")):
@@ -103,103 +107,104 @@ def read_questionnaire_response(index: BundleIndex, claim: dict, problems: list[
             if res is not None and res not in found:
                 found.append(res)
     if not found:
-        problems.append("Claim.supportingInfo: no valueReference to a QuestionnaireResponse in the "
-                        "Bundle (the completed DTR response is required)")
+        problems.append(problem("Claim.supportingInfo", "no valueReference to a QuestionnaireResponse in the "
+                        "Bundle (the completed DTR response is required)"))
         return None
     if len(found) > 1:
-        problems.append(f"Claim.supportingInfo: {len(found)} QuestionnaireResponses referenced; "
-                        "send exactly one completed response")
+        problems.append(problem("Claim.supportingInfo", f"{len(found)} QuestionnaireResponses referenced; "
+                        "send exactly one completed response"))
         return None
     if found[0].get("status") == "entered-in-error":
-        problems.append("QuestionnaireResponse.status: entered-in-error cannot support a request")
+        problems.append(problem("QuestionnaireResponse.status", "entered-in-error cannot support a request"))
     return found[0]
 
 
-def check_item_shape(items: object, where: str, problems: list[str]) -> None:
+def check_item_shape(items: object, where: str, problems: list[Issue]) -> None:
     """QuestionnaireResponse.item / .answer are lists of objects at every depth (FHIR R4)."""
     if items is None:
         return
     if not isinstance(items, list) or len(objs(items)) != len(items):
-        problems.append(f"{where}: must be a list of objects")
+        problems.append(problem(where, "must be a list of objects"))
         return
     for n, item in enumerate(items):
         answers = item.get("answer")
         if answers is not None and (not isinstance(answers, list) or len(objs(answers)) != len(answers)):
-            problems.append(f"{where}[{n}].answer ({item.get('linkId')}): must be a list of objects")
+            problems.append(problem(f"{where}[{n}].answer", "must be a list of objects"))
             continue
         check_item_shape(item.get("item"), f"{where}[{n}].item", problems)
         for m, answer in enumerate(answers or ()):
             check_item_shape(answer.get("item"), f"{where}[{n}].answer[{m}].item", problems)
 
 
-def read_items(claim: dict, problems: list[str]) -> list[dict]:
+def read_items(claim: dict, problems: list[Issue]) -> list[dict]:
     """Claim.item: every item must be Besponsa (HCPCS J9229), quantities in 0.1 mg units."""
     raw = claim.get("item")
     items = objs(raw)
-    if not items or len(items) != len(raw):
-        problems.append("Claim.item: at least one item (HCPCS J9229) is required")
+    if not items or not isinstance(raw, list) or len(items) != len(raw):
+        problems.append(problem("Claim.item", f"at least one item ({BESPONSA.code.code}) is required"))
     for n, item in enumerate(items):
         if not is_besponsa_item(item):
             codes = [c.get("code") for c in objs(obj(item.get("productOrService")).get("coding"))]
-            problems.append(f"Claim.item[{n}].productOrService: {codes or 'no code'} is not HCPCS "
-                            "J9229 (inotuzumab ozogamicin); this service decides Besponsa only")
+            problems.append(problem(f"Claim.item[{n}].productOrService", f"{codes or 'no code'} is not HCPCS "
+                            f"{BESPONSA.code.code} ({BESPONSA.names[0]}); this service decides Besponsa only"))
         seq = item.get("sequence")
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            problems.append(f"Claim.item[{n}].sequence: a positive integer is required")
+            problems.append(problem(f"Claim.item[{n}].sequence", "a positive integer is required"))
         qty = obj(item.get("quantity")).get("value")
         if qty is not None and (isinstance(qty, bool) or not isinstance(qty, (int, float)) or qty <= 0):
-            problems.append(f"Claim.item[{n}].quantity.value: must be a positive number of "
-                            "0.1 mg units")
+            problems.append(problem(f"Claim.item[{n}].quantity.value", "must be a positive number of "
+                            "0.1 mg units"))
     return items
 
 
-def read_submit(bundle: dict) -> tuple[SubmitRequest | None, list[str]]:
-    """Every check of PAS 2.2 $submit input we rely on; all problems are reported together."""
-    problems: list[str] = []
+def read_submit(bundle: dict) -> SubmitRequest:
+    """Every check of PAS 2.2 $submit input we rely on; all problems are raised together (422)."""
+    problems: list[Issue] = []
     entries = bundle.get("entry")
-    first = entries[0] if isinstance(entries, list) and entries and isinstance(entries[0], dict) else {}
-    claim = first.get("resource") if isinstance(first.get("resource"), dict) else {}
+    first: dict[str, Any] = entries[0] if isinstance(entries, list) and entries and isinstance(entries[0], dict) else {}
+    claim: dict[str, Any] = obj(first.get("resource"))
     if claim.get("resourceType") != "Claim":
-        return None, ["Bundle.entry[0]: the first entry must be the Claim (PAS ClaimFirst)"]
+        raise invalid(problem("Bundle.entry[0]", "the first entry must be the Claim (PAS ClaimFirst)"))
     if bundle.get("type") != "collection":
-        problems.append(f"Bundle.type: must be 'collection', got {bundle.get('type')!r}")
+        problems.append(problem("Bundle.type", f"must be 'collection', got {bundle.get('type')!r}"))
     if claim.get("use") != "preauthorization":
-        problems.append(f"Claim.use: must be 'preauthorization', got {claim.get('use')!r}")
+        problems.append(problem("Claim.use", f"must be 'preauthorization', got {claim.get('use')!r}"))
     for name in ("patient", "provider", "insurer", "type", "priority"):
         if name in claim and not isinstance(claim[name], dict):
-            problems.append(f"Claim.{name}: must be a JSON object (a Reference or CodeableConcept)")
+            problems.append(problem(f"Claim.{name}", "must be a JSON object (a Reference or CodeableConcept)"))
     for name in ("identifier", "supportingInfo", "insurance"):
         if name in claim and (not isinstance(claim[name], list)
                               or len(objs(claim[name])) != len(claim[name])):
-            problems.append(f"Claim.{name}: must be a list of objects")
+            problems.append(problem(f"Claim.{name}", "must be a list of objects"))
     if "identifier" in bundle and not isinstance(bundle["identifier"], dict):
-        problems.append("Bundle.identifier: must be one Identifier object")
+        problems.append(problem("Bundle.identifier", "must be one Identifier object"))
     index = BundleIndex(bundle)
     if index.resolve(claim.get("patient"), "Patient") is None and not obj(claim.get("patient")).get("identifier"):
-        problems.append("Claim.patient: must reference a Patient in the Bundle")
+        problems.append(problem("Claim.patient", "must reference a Patient in the Bundle"))
     items = read_items(claim, problems)
     payer, payor_ref = read_payer(index, claim, problems)
     qr = read_questionnaire_response(index, claim, problems)
-    policy, answers = None, {}
+    policy: Policy | None = None
+    answers: dict[str, object] = {}
     if qr is not None:
         canonical = qr.get("questionnaire") if isinstance(qr.get("questionnaire"), str) else ""
         policy = policy_for_questionnaire(canonical, all_policies()) if canonical else None
         if policy is None:
-            problems.append(f"QuestionnaireResponse.questionnaire: {canonical or 'missing'!s} is not "
-                            "one of this service's Questionnaires")
+            problems.append(problem("QuestionnaireResponse.questionnaire", f"{canonical or 'missing'!s} is not "
+                            "one of this service's Questionnaires"))
         elif payer and policy.payer_id != payer:
-            problems.append(f"QuestionnaireResponse.questionnaire answers payer '{policy.payer_id}' "
-                            f"but the Coverage's payer is '{payer}'; they must agree")
+            problems.append(problem("QuestionnaireResponse.questionnaire", f"answers payer '{policy.payer_id}' "
+                                    f"but the Coverage's payer is '{payer}'; they must agree"))
         check_item_shape(qr.get("item"), "QuestionnaireResponse.item", problems)
         raw, read_problems = read_response_answers(qr)
         answers, type_problems = read_answers(raw)
-        problems += [f"QuestionnaireResponse: {p}" for p in read_problems + type_problems]
-    if problems:
-        return None, problems
+        problems += [problem("QuestionnaireResponse.item", p) for p in read_problems + type_problems]
+    if problems or policy is None or qr is None:
+        raise invalid(problems)
     return SubmitRequest(
         bundle=bundle, index=index, claim=claim, claim_entry=first, policy=policy,
         questionnaire_response=qr, answers=answers, items=items,
         idempotency_key=idempotency_key(bundle, claim), digest=request_digest(bundle),
         member_key=member_key(index, claim),
         provider_key=next(iter(provider_keys(index, claim.get("provider"))), None),
-        insurer=claim.get("insurer") or payor_ref), []
+        insurer=claim.get("insurer") or payor_ref)

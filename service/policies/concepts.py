@@ -1,11 +1,40 @@
 """The criterion vocabulary of CONTRACT.md: one table every other part derives from."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 SYSTEM = "http://example.org/fhir/CodeSystem/pa-criteria"
 
 INTEGER, DECIMAL, BOOLEAN, CODING = "integer", "decimal", "boolean", "coding"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class AnswerType:
+    """How one kind of answer is asked (Questionnaire.item.type), carried (QuestionnaireResponse
+    answer value[x]) and held by the engine (a Python value the check accepts)."""
+
+    item_type: str
+    value_key: str
+    accepts: Callable[[object], bool]
+    also_read: tuple[str, ...] = ()  # other value[x] keys a response may use for it
+
+
+# The answer-type registry: one row per kind; adding an answer type is one row here.
+ANSWER_TYPES: dict[str, AnswerType] = {
+    INTEGER: AnswerType("integer", "valueInteger", _is_int),
+    DECIMAL: AnswerType("decimal", "valueDecimal", _is_number, ("valueInteger",)),  # 5 answers "percent"
+    BOOLEAN: AnswerType("boolean", "valueBoolean", lambda v: isinstance(v, bool)),
+    CODING: AnswerType("choice", "valueCoding", lambda v: isinstance(v, str)),  # the engine holds the code
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +54,9 @@ class Concept:
     # Whether a Questionnaire may hide other questions behind this answer (enableWhen). A CD22
     # result does not: the form should gather everything else while a test is pending.
     gates_questions: bool = True
+    # The values that can be true of a patient: outside them an answer is refused, never scored.
+    minimum: float | None = None
+    maximum: float | None = None
 
     def option_display(self, code: str) -> str:
         return dict(self.options).get(code, code)
@@ -32,7 +64,7 @@ class Concept:
 
 _CONCEPTS = (
     Concept("age-years", "Patient age in years", INTEGER,
-            "Patient's age in whole years", cql_define="AgeInYears"),
+            "Patient's age in whole years", cql_define="AgeInYears", minimum=0, maximum=130),
     Concept("diagnosis", "Indication", CODING, "Indication for inotuzumab ozogamicin", (
         ("b-all", "B-cell precursor acute lymphoblastic leukemia (B-ALL)"),
         ("lbl", "B-lymphoblastic lymphoma"),
@@ -55,7 +87,7 @@ _CONCEPTS = (
             ), unknown_codes=frozenset({"not-tested"}), cql_define="CD22Status",
             gates_questions=False),
     Concept("cd22-percent", "CD22-positive blasts (%)", DECIMAL,
-            "Percent of blasts that are CD22-positive", cql_define="CD22Percent"),
+            "Percent of blasts that are CD22-positive", cql_define="CD22Percent", minimum=0, maximum=100),
     Concept("ph-status", "Philadelphia chromosome status", CODING,
             "Philadelphia chromosome (BCR-ABL1) status", (
                 ("positive", "Positive"),
@@ -77,7 +109,7 @@ _CONCEPTS = (
         ("other", "Other"),
     )),
     Concept("cycles", "Treatment cycles", INTEGER,
-            "Total treatment cycles of inotuzumab ozogamicin requested"),
+            "Total treatment cycles of inotuzumab ozogamicin requested", minimum=1, maximum=100),
     Concept("prescriber-oncologist", "Oncologist prescriber", BOOLEAN,
             "Prescribed by or in consultation with an oncologist",
             cql_define="PrescriberIsOncologist"),

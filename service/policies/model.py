@@ -1,14 +1,49 @@
 """Policy declarations as data: a criteria tree over pa-criteria concepts, each node citing the policy."""
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date
-from typing import Union
+from functools import cached_property
+
+from service.policies.concepts import BOOLEAN, CODING, DECIMAL, INTEGER
 
 # Leaf tests. Each compares one concept's answer with a constant.
 IS, IN, AT_LEAST, BELOW, AT_MOST, TRUE, FALSE = (
     "is", "in", "at-least", "below", "at-most", "true", "false")
+
+
+@dataclass(frozen=True)
+class LeafTest:
+    """One leaf test: how it compares an answer with the declared constant, which answer types it
+    can score (start-up validation), and whether the codes it names can gate other questions
+    (the Questionnaire's enableWhen)."""
+
+    compare: Callable[[object, object], bool]
+    answer_types: frozenset[str]
+    codes: Callable[[object], tuple[str, ...]] | None = None
+
+
+def _number(value: object) -> float:
+    """A number the engine compares; answers were type-checked against the concept before scoring."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"not a number: {type(value).__name__}")
+    return value
+
+
+# The leaf-test registry, read by the engine, the start-up validation and the Questionnaire
+# builder: adding an operator is one row.
+LEAF_TESTS: dict[str, LeafTest] = {
+    IS: LeafTest(operator.eq, frozenset({CODING, INTEGER}), lambda v: (v,) if isinstance(v, str) else ()),
+    IN: LeafTest(lambda answer, allowed: isinstance(allowed, tuple) and answer in allowed, frozenset({CODING}),
+                 lambda v: tuple(v) if isinstance(v, tuple) else ()),
+    AT_LEAST: LeafTest(lambda answer, n: _number(answer) >= _number(n), frozenset({INTEGER, DECIMAL})),
+    BELOW: LeafTest(lambda answer, n: _number(answer) < _number(n), frozenset({INTEGER, DECIMAL})),
+    AT_MOST: LeafTest(lambda answer, n: _number(answer) <= _number(n), frozenset({INTEGER, DECIMAL})),
+    TRUE: LeafTest(lambda answer, _: answer is True, frozenset({BOOLEAN})),
+    FALSE: LeafTest(lambda answer, _: answer is False, frozenset({BOOLEAN})),
+}
 
 
 @dataclass(frozen=True)
@@ -32,18 +67,18 @@ class Review:
 @dataclass(frozen=True)
 class AllOf:
     label: str
-    children: tuple["Node", ...]
+    children: tuple[Node, ...]
     cite: str = ""
 
 
 @dataclass(frozen=True)
 class AnyOf:
     label: str
-    children: tuple["Node", ...]
+    children: tuple[Node, ...]
     cite: str = ""
 
 
-Node = Union[Fact, Review, AllOf, AnyOf]
+Node = Fact | Review | AllOf | AnyOf
 
 
 @dataclass(frozen=True)
@@ -69,7 +104,6 @@ class BillingCode:
     display: str
 
 
-HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 CPT = "http://www.ama-assn.org/go/cpt"
 
@@ -119,10 +153,14 @@ class Policy:
         """The branch a known request type is judged on; the whole tree while it is unknown."""
         if self.renewal is None:
             return self.initial
-        return {INITIAL: self.initial, CONTINUATION: self.renewal}.get(request_type, self.criteria)
+        if request_type == INITIAL:
+            return self.initial
+        if request_type == CONTINUATION:
+            return self.renewal
+        return self.criteria
 
 
-def walk(node: Node):
+def walk(node: Node) -> Iterator[Node]:
     """Yield every node of a tree, depth first, parents before children."""
     yield node
     for child in getattr(node, "children", ()):

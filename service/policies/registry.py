@@ -8,14 +8,10 @@ from functools import lru_cache
 from importlib import resources
 
 from service.policies import payers
-from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER
-from service.policies.model import (
-    AT_LEAST, AT_MOST, BELOW, FALSE, IN, IS, TRUE, Fact, Policy, Review, walk,
-)
+from service.policies.concepts import CODING, CONCEPTS
+from service.policies.model import LEAF_TESTS, Fact, Policy, Review, walk
 
 PAYER_ID_SYSTEM = "http://example.org/fhir/sid/payer-id"
-_TESTS_BY_TYPE = {CODING: {IS, IN}, INTEGER: {AT_LEAST, BELOW, AT_MOST, IS},
-                  DECIMAL: {AT_LEAST, BELOW, AT_MOST}, BOOLEAN: {TRUE, FALSE}}
 
 
 class DeclarationError(ValueError):
@@ -39,11 +35,12 @@ def _check_fact(policy: Policy, fact: Fact) -> list[str]:
     concept = CONCEPTS.get(fact.concept)
     if concept is None:
         return [f"{policy.payer_id}: unknown concept {fact.concept!r}"]
-    if fact.test not in _TESTS_BY_TYPE[concept.answer_type]:
+    test = LEAF_TESTS.get(fact.test)
+    if test is None or concept.answer_type not in test.answer_types:
         return [f"{policy.payer_id}: test {fact.test!r} cannot score {concept.answer_type} "
                 f"concept {fact.concept!r}"]
     if concept.answer_type == CODING:
-        values = fact.value if fact.test == IN else (fact.value,)
+        values = test.codes(fact.value) if test.codes else ()
         bad = [v for v in values if v not in dict(concept.options)]
         if bad:
             return [f"{policy.payer_id}: {fact.concept} has no answer code(s) {bad}"]
@@ -102,14 +99,24 @@ def get_policy(payer_id: str) -> Policy | None:
     return all_policies().get(payer_id)
 
 
-def find_payer_id(identifiers: list[dict] | None, name: str | None) -> str | None:
+def require_policy(payer_id: str) -> Policy:
+    """A served payer's policy; KeyError names an id that none of the declarations has (a defect:
+    callers hold ids that were checked when the request was read)."""
+    policy = all_policies().get(payer_id)
+    if policy is None:
+        raise KeyError(f"no policy declared for payer {payer_id!r}")
+    return policy
+
+
+def find_payer_id(identifiers: object, name: str | None) -> str | None:
     """Payer id from an Organization's payer-id identifier, else its exact name (CONTRACT: Payers)."""
     policies = all_policies()
     for ident in identifiers if isinstance(identifiers, list) else ():
         if not isinstance(ident, dict) or ident.get("system") != PAYER_ID_SYSTEM:
             continue
-        if isinstance(ident.get("value"), str) and ident["value"] in policies:
-            return ident["value"]
+        value = ident.get("value")
+        if isinstance(value, str) and value in policies:
+            return value
     for policy in policies.values():
         if isinstance(name, str) and name.strip().casefold() == policy.payer_name.casefold():
             return policy.payer_id

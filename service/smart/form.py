@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from service.dtr.response import build_draft_response, to_answer
 from service.fhir.responses import iter_items
+from service.policies.drug import BESPONSA
 from service.policies.model import Policy
 from service.policies.registry import PAYER_ID_SYSTEM
 
 FROM_CHART = "From chart"
-HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 
 
 def render_questionnaire(questionnaire: dict, prefill: dict[str, object]) -> dict:
@@ -65,19 +66,19 @@ def build_pas_request(policy: Policy, qr: dict, ctx: dict, author: str | None) -
     provider = {"resourceType": provider_ref.split("/")[0], "id": provider_ref.split("/")[-1]}
     order = ctx.get("order") or {}
     quantity = (order.get("dispenseRequest") or {}).get("quantity") or {"value": 1, "unit": "0.1 mg"}
-    claim = {"resourceType": "Claim", "id": "claim", "status": "active", "use": "preauthorization",
+    claim: dict[str, Any] = {"resourceType": "Claim", "id": "claim", "status": "active", "use": "preauthorization",
              "identifier": [{"system": "urn:besponsa-pa:smart-app", "value": uuid.uuid4().hex}],
              "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]},
              "patient": {"reference": f"Patient/{patient['id']}"},
-             "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+             "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
              "insurer": {"reference": "Organization/payer"}, "provider": {"reference": provider_ref},
              "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
              "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{coverage['id']}"}}],
              "supportingInfo": [{"sequence": 1, "category": {"coding": [{
                  "system": "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes", "code": "freeFormMessage"}]},
                  "valueReference": {"reference": f"QuestionnaireResponse/{qr['id']}"}}],
-             "item": [{"sequence": 1, "productOrService": {"coding": [{"system": HCPCS, "code": "J9229"}]},
-                       "quantity": {"value": quantity.get("value", 1), "unit": "0.1 mg"}}]}
+             "item": [{"sequence": 1, "productOrService": {"coding": [BESPONSA.as_coding()]},
+                       "quantity": {"value": quantity.get("value", 1), "unit": BESPONSA.unit}}]}
     resources = [claim, patient, coverage, payer, provider, qr]
     return {"resourceType": "Bundle", "type": "collection",
             "identifier": {"system": "urn:besponsa-pa:smart-app", "value": claim["identifier"][0]["value"]},
@@ -95,7 +96,7 @@ def read_determination(bundle: dict) -> dict:
                  for ext in adjudication.get("extension", []) if ext["url"].endswith("extension-reviewAction")
                  for sub in ext.get("extension", []) if sub["url"].endswith("extension-reviewActionCode")), None)
     period = cr.get("preAuthPeriod") or {}
-    return {"decision": {"A1": "approved", "A3": "denied", "A4": "pended"}.get(code, "unknown"),
+    return {"decision": {"A1": "approved", "A3": "denied", "A4": "pended"}.get(str(code), "unknown"),
             "number": cr.get("preAuthRef"), "start": period.get("start"), "end": period.get("end"),
             "disposition": cr.get("disposition"), "notes": [n.get("text") for n in cr.get("processNote", [])],
             "id": cr.get("id")}

@@ -6,14 +6,11 @@ import hashlib
 import secrets
 from urllib.parse import urlencode
 
-import httpx
+from service.errors import ApiError, upstream
+from service.fhir.client import HttpClient
 
 SCOPES = "launch openid fhirUser patient/*.rs patient/QuestionnaireResponse.cu"
 STANDALONE_SCOPES = "launch/patient openid fhirUser patient/*.rs patient/QuestionnaireResponse.cu"
-
-
-class LaunchError(Exception):
-    """A launch that cannot go on; the page says why in plain words."""
 
 
 def make_pkce() -> tuple[str, str]:
@@ -23,19 +20,19 @@ def make_pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
-async def discover(iss: str, timeout: float) -> dict:
-    """{iss}/.well-known/smart-configuration (SMART 2.x section 2.1)."""
+async def discover(http: HttpClient, iss: str) -> dict:
+    """{iss}/.well-known/smart-configuration (SMART 2.x section 2.1); a 502 when it cannot be used."""
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            r = await client.get(f"{iss.rstrip('/')}/.well-known/smart-configuration",
-                                 headers={"Accept": "application/json"})
-            r.raise_for_status()
-            config = r.json()
-    except (httpx.HTTPError, ValueError):
-        raise LaunchError("The EHR's SMART configuration could not be read.") from None
-    if "authorization_endpoint" not in config or "token_endpoint" not in config:
-        raise LaunchError("The EHR's SMART configuration names no authorization or token endpoint.")
-    return config
+        config = await http.get_json(f"{iss.rstrip('/')}/.well-known/smart-configuration",
+                                     what="the EHR's SMART configuration")
+    except ApiError:
+        raise upstream("The EHR's SMART configuration could not be read.") from None
+    if not isinstance(config, dict) or not all(
+            isinstance(config.get(k), str) and config[k].startswith(("https://", "http://"))
+            for k in ("authorization_endpoint", "token_endpoint")):
+        raise upstream("The EHR's SMART configuration names no usable authorization or token endpoint.")
+    # Only what the launch needs is kept in the session, never the whole document.
+    return {k: config[k] for k in ("authorization_endpoint", "token_endpoint")}
 
 
 def authorize_url(config: dict, *, client_id: str, redirect_uri: str, iss: str, state: str,
@@ -48,18 +45,15 @@ def authorize_url(config: dict, *, client_id: str, redirect_uri: str, iss: str, 
     return f"{config['authorization_endpoint']}?{urlencode(params)}"
 
 
-async def exchange_code(config: dict, *, code: str, verifier: str, client_id: str, redirect_uri: str,
-                        timeout: float) -> dict:
+async def exchange_code(http: HttpClient, config: dict, *, code: str, verifier: str, client_id: str,
+                        redirect_uri: str) -> dict:
     """The token response: access_token plus patient, fhirContext, appContext, fhirUser."""
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
             "code_verifier": verifier, "client_id": client_id}
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            r = await client.post(config["token_endpoint"], data=data, headers={"Accept": "application/json"})
-            r.raise_for_status()
-            token = r.json()
-    except (httpx.HTTPError, ValueError):
-        raise LaunchError("The EHR did not grant access (the token exchange failed).") from None
-    if not token.get("access_token"):
-        raise LaunchError("The EHR's token response has no access token.")
+        token = await http.post_form(config["token_endpoint"], data, what="the EHR's token endpoint")
+    except ApiError:
+        raise upstream("The EHR did not grant access (the token exchange failed).") from None
+    if not isinstance(token, dict) or not isinstance(token.get("access_token"), str) or not token["access_token"]:
+        raise upstream("The EHR's token response has no access token.")
     return token

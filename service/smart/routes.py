@@ -11,16 +11,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from service.engine.prefill import prefill_bundle
+from service.api.body import read_json
 from service.dtr.artifacts import questionnaires
 from service.engine.answers import read_answers
+from service.engine.prefill import prefill_resources
+from service.errors import ApiError, forbidden, invalid, unauthorized
+from service.fhir.client import FhirServer
 from service.fhir.coverage import payer_of_coverage
 from service.fhir.responses import read_response_answers
-from service.pas import service as pas
 from service.pas.request import read_submit
+from service.pas.submit import response_bundle
+from service.pas.submit import submit as submit_request
 from service.policies import canonical
-from service.policies.model import concepts_used
-from service.policies.registry import get_policy
+from service.policies.model import Policy, concepts_used
+from service.policies.registry import require_policy
 from service.smart import ehr, oauth
 from service.smart.form import build_pas_request, build_response, read_determination, render_questionnaire
 from service.smart.session import SessionStore
@@ -65,9 +69,9 @@ async def launch(request: Request, iss: str | None = None, launch: str | None = 
         return problem(request, 400, "Launch incomplete", "The EHR did not say which FHIR server to use (iss).")
     settings = request.app.state.settings
     try:
-        config = await oauth.discover(iss, settings.fhir_timeout_seconds)
-    except oauth.LaunchError as exc:
-        return problem(request, 502, "The EHR is not answering", str(exc))
+        config = await oauth.discover(request.app.state.http, iss)
+    except ApiError as exc:
+        return problem(request, exc.status, "The EHR is not answering", exc.message)
     verifier, challenge = oauth.make_pkce()
     state = secrets.token_urlsafe(24)
     store = sessions(request)
@@ -90,27 +94,33 @@ async def callback(request: Request, code: str | None = None, state: str | None 
         return problem(request, 400, "Launch refused", "The authorization answer did not match this launch.")
     settings = request.app.state.settings
     try:
-        token = await oauth.exchange_code(session["config"], code=code, verifier=session["verifier"],
-                                          client_id=settings.smart_client_id, redirect_uri=redirect_uri(request),
-                                          timeout=settings.fhir_timeout_seconds)
-    except oauth.LaunchError as exc:
-        return problem(request, 502, "The EHR did not grant access", str(exc))
+        token = await oauth.exchange_code(request.app.state.http, session["config"], code=code,
+                                          verifier=session["verifier"], client_id=settings.smart_client_id,
+                                          redirect_uri=redirect_uri(request))
+    except ApiError as exc:
+        return problem(request, exc.status, "The EHR did not grant access", exc.message)
     session.update(token=token, state="")  # a code is good once
     return RedirectResponse("/smart/form", status_code=303)
 
 
+def ehr_server(request: Request, session: dict) -> FhirServer:
+    return FhirServer(request.app.state.http, session["iss"], session["token"]["access_token"])
+
+
 async def load_form_context(request: Request, session: dict) -> dict:
+    """The chart and the payer for the launch; an ApiError saying what is missing otherwise."""
     token = session["token"]
-    if not token.get("patient"):
-        raise ehr.EhrError("The EHR launched the app without a patient in context.")
-    ctx = await ehr.fetch_context(session["iss"], token["access_token"], token["patient"],
-                                  ehr.context_refs(token), request.app.state.settings.fhir_timeout_seconds)
-    if ctx["coverage"] is None:
-        raise ehr.EhrError("The patient has no coverage on file at the EHR.")
+    patient = token.get("patient")
+    if not isinstance(patient, str) or not patient:
+        raise invalid("The EHR launched the app without a patient in context.")
+    user = token.get("fhirUser") if isinstance(token.get("fhirUser"), str) else None
+    ctx = await ehr.fetch_context(ehr_server(request, session), patient, user, ehr.context_refs(token))
+    if ctx["coverage"] is None or ctx["patient"] is None:
+        raise invalid("The patient has no coverage on file at the EHR.")
     payer_id = payer_of_coverage(ctx["coverage"], ctx["known"])
     if payer_id is None:
-        raise ehr.EhrError("The patient's payer is not one this service serves.")
-    ctx["policy"] = get_policy(payer_id)
+        raise invalid("The patient's payer is not one this service serves.")
+    ctx["policy"] = require_policy(payer_id)
     return ctx
 
 
@@ -122,11 +132,10 @@ async def form(request: Request):
         return problem(request, 401, "Session expired", "Please launch the app again from the EHR.")
     try:
         ctx = await load_form_context(request, session)
-    except ehr.EhrError as exc:
-        return problem(request, 502 if "could not" in str(exc) else 422, "Cannot open the form", str(exc))
-    policy = ctx["policy"]
-    chart = {"resourceType": "Bundle", "entry": [{"resource": r} for r in ctx["resources"]]}
-    prefill = prefill_bundle(chart, concepts_used(policy), date.today())
+    except ApiError as exc:
+        return problem(request, exc.status, "Cannot open the form", exc.message)
+    policy: Policy = ctx["policy"]
+    prefill = prefill_resources(ctx["resources"], concepts_used(policy), date.today())
     if ctx["response"]:  # resume: what was saved before wins over a fresh prefill
         saved, _ = read_response_answers(ctx["response"])
         prefill = {**prefill, **saved}
@@ -137,24 +146,30 @@ async def form(request: Request):
                 questionnaire=questionnaire, csrf=session["csrf"], prefilled=len(prefill))
 
 
-async def read_posted_response(request: Request) -> tuple[dict | None, dict, JSONResponse | None]:
+async def read_posted_response(request: Request) -> tuple[dict, dict]:
+    """The session and the typed answers of a posted form, or an ApiError the page shows."""
     session = sessions(request).get(request.cookies.get(COOKIE))
     if session is None or "payer" not in session:
-        return None, {}, JSONResponse({"error": "Your session has expired: launch the app again."}, status_code=401)
-    if not secrets.compare_digest(request.headers.get("x-csrf-token", ""), session["csrf"]):
-        return None, {}, JSONResponse({"error": "The form is stale: reload the page."}, status_code=403)
-    try:
-        raw, problems = read_response_answers(await request.json())
-    except ValueError:
-        return None, {}, JSONResponse({"error": "The form sent no response."}, status_code=400)
+        raise unauthorized("Your session has expired: launch the app again.")
+    if not secrets.compare_digest(request.headers.get("x-csrf-token", "").encode(), session["csrf"].encode()):
+        raise forbidden("The form is stale: reload the page.")
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise invalid("The form sent no response.")
+    raw, problems = read_response_answers(body)
     answers, type_problems = read_answers(raw)
     if problems or type_problems:
-        return None, {}, JSONResponse({"error": "; ".join(problems + type_problems)}, status_code=422)
-    return session, answers, None
+        raise invalid(problems + type_problems)
+    return session, answers
+
+
+def json_error(error: ApiError) -> JSONResponse:
+    """The app's scripts show `error` in the page; the status is the error's own."""
+    return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
 
 
 def response_for(session: dict, answers: dict, status: str) -> dict:
-    policy = get_policy(session["payer"])
+    policy = require_policy(session["payer"])
     ctx = session["ctx"]
     contexts = [{"reference": f"{r['resourceType']}/{r['id']}"} for r in (ctx.get("order"), ctx["coverage"]) if r]
     qr = build_response(policy, questionnaires()[canonical.questionnaire_id(policy)], answers, session["prefill"],
@@ -168,38 +183,30 @@ def response_for(session: dict, answers: dict, status: str) -> dict:
 @router.post("/smart/save")
 async def save(request: Request):
     """Write the QuestionnaireResponse to the EHR (create, then update), resumable later."""
-    session, answers, error = await read_posted_response(request)
-    if error:
-        return error
-    qr = response_for(session, answers, "in-progress")
     try:
-        session["saved_id"] = await ehr.save_response(session["iss"], session["token"]["access_token"], qr,
-                                                      session.get("saved_id"), request.app.state.settings.fhir_timeout_seconds)
-    except ehr.EhrError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=502)
+        session, answers = await read_posted_response(request)
+        qr = response_for(session, answers, "in-progress")
+        session["saved_id"] = await ehr.save_response(ehr_server(request, session), qr, session.get("saved_id"))
+    except ApiError as exc:
+        return json_error(exc)
     return JSONResponse({"saved": session["saved_id"]})
 
 
 @router.post("/smart/submit")
 async def submit(request: Request):
     """Save as completed, then submit a PAS request to our own $submit (in process) and show it."""
-    session, answers, error = await read_posted_response(request)
-    if error:
-        return error
-    qr = response_for(session, answers, "completed")
     settings = request.app.state.settings
     try:
-        session["saved_id"] = await ehr.save_response(session["iss"], session["token"]["access_token"], qr,
-                                                      session.get("saved_id"), settings.fhir_timeout_seconds)
-    except ehr.EhrError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=502)
-    qr["id"] = session["saved_id"]
-    bundle = build_pas_request(get_policy(session["payer"]), qr, session["ctx"], session["token"].get("fhirUser"))
-    req, problems = read_submit(bundle)
-    if problems:
-        return JSONResponse({"error": "; ".join(problems)}, status_code=422)
-    stored = await run_in_threadpool(pas.submit, request.app.state.storage, settings, req)
-    session["result"] = read_determination(pas.response_bundle(settings.public_base_url, stored))
+        session, answers = await read_posted_response(request)
+        qr = response_for(session, answers, "completed")
+        session["saved_id"] = await ehr.save_response(ehr_server(request, session), qr, session.get("saved_id"))
+        qr["id"] = session["saved_id"]
+        bundle = build_pas_request(require_policy(session["payer"]), qr, session["ctx"], session["token"].get("fhirUser"))
+        req = read_submit(bundle)
+        stored = await run_in_threadpool(submit_request, request.app.state.storage, settings, req)
+    except ApiError as exc:
+        return json_error(exc)
+    session["result"] = read_determination(response_bundle(settings.public_base_url, stored))
     return JSONResponse({"result": "/smart/result"})
 
 
@@ -209,6 +216,6 @@ async def result(request: Request):
     session = sessions(request).get(request.cookies.get(COOKIE))
     if session is None or "result" not in session:
         return problem(request, 401, "Nothing to show", "Your session has expired or nothing was submitted yet.")
-    policy = get_policy(session["payer"])
+    policy = require_policy(session["payer"])
     return page(request, "result.html", payer=policy.payer_name, policy_url=f"/policies/{policy.payer_id}",
                 **session["result"])

@@ -7,8 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from service.errors import conflict, not_found
 from service.storage.models import (
-    AuditEvent, Claim, ClaimResponseRow, QuestionnaireResponseRow, utcnow,
+    AuditEvent,
+    Claim,
+    ClaimResponseRow,
+    QuestionnaireResponseRow,
+    utcnow,
 )
 
 
@@ -17,10 +22,6 @@ class Stored:
     claim: Claim
     response: ClaimResponseRow
     created: bool = False
-
-
-class ReviewConflict(Exception):
-    """The determination changed (or was final) while a reviewer was deciding."""
 
 
 def find_by_key(storage, key: str) -> Stored | None:
@@ -101,7 +102,7 @@ def add_review(storage, response_id: str, actor: str,
     """
     current = get_response(storage, response_id)
     if current is None:
-        raise KeyError(response_id)
+        raise not_found(f"ClaimResponse/{response_id}")
     fields = build(current)
     version, now = current.claim.current_version + 1, utcnow()
     try:
@@ -111,16 +112,18 @@ def add_review(storage, response_id: str, actor: str,
                                     Claim.current_version == version - 1)
                 .values(current_version=version, decision=fields["decision"]))
             if moved.rowcount != 1:
-                raise ReviewConflict("the determination changed while it was being reviewed")
+                raise conflict("the determination changed while it was being reviewed")
             row = ClaimResponseRow(claim_id=current.claim.id, response_id=response_id,
                                    version=version, created_at=now, human_reviewed=True, **fields)
             session.add(row)
             session.add(AuditEvent(created_at=now, action="review", claim_id=current.claim.id,
                                    actor=actor, outcome=fields["decision"],
                                    detail={"version": version}))
-    except IntegrityError as exc:
-        raise ReviewConflict("another review was stored first") from exc
-    return get_response(storage, response_id)
+    except IntegrityError:
+        raise conflict("another review was stored first") from None
+    stored = get_response(storage, response_id)
+    assert stored is not None  # just written
+    return stored
 
 
 def history(storage, response_id: str) -> list[ClaimResponseRow]:

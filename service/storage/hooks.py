@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
@@ -60,7 +60,7 @@ def _as_sql(column: str, value):
     if column == "answer":
         return json.dumps(value)
     if column == "created_at":
-        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     return value
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import uuid
 
-from tests.fixtures.charts import bundle, cd22_percent, condition, patient, ph, practitioner_role, NEG
+from tests.fixtures.charts import NEG, bundle, cd22_percent, condition, patient, ph, practitioner_role
 
 HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 PAYER_SYSTEM = "http://example.org/fhir/sid/payer-id"

@@ -1,7 +1,7 @@
 """Every coverage-information we emit, over the chart corpus, checked against the CRD package itself.
 
 The slices, their cardinalities, value types and required value sets are read from the CRD 2.0.1
-StructureDefinition in ../shared/ig (not restated here); the invariants are crd-ci-q1..q9 as
+StructureDefinition in tests/ig (not restated here); the invariants are crd-ci-q1..q9 as
 CRD 2.1/2.2 word them. medplum cannot check url-sliced extensions, so this is our own check.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from service.policies.registry import load_policies
 from tests.crd.requests import besponsa_request, coverage_bundle, hook_request
 from tests.fixtures.corpus import build_corpus
-from tests.support.fhir_validate import IG_DIR
+from tests.support.fhir_validate import ig_package
 
 EXT = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 PAYERS = sorted(load_policies())
@@ -27,7 +27,7 @@ PREFETCH_OF = {"Patient": "patient", "Condition": "conditions", "Observation": "
 
 @lru_cache(maxsize=1)
 def package() -> dict[str, dict]:
-    with tarfile.open(next(IG_DIR.glob("davinci-crd-*.tgz"))) as tar:
+    with tarfile.open(ig_package("davinci-crd-2.0.1.tgz")) as tar:
         return {m.name: json.load(tar.extractfile(m)) for m in tar.getmembers()
                 if m.name.startswith("package/") and m.name.endswith(".json") and m.name.count("/") == 1}
 

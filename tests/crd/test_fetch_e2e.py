@@ -6,7 +6,7 @@ import pytest
 
 from tests.crd.mock_fhir import mock_fhir_server
 from tests.crd.requests import besponsa_request, coverage_bundle, coverage_info, hook_request
-from tests.fixtures.charts import cd22_percent, condition, NEG, patient, ph, practitioner_role
+from tests.fixtures.charts import NEG, cd22_percent, condition, patient, ph, practitioner_role
 from tests.pas.server import running_server
 
 
@@ -35,20 +35,22 @@ def test_no_prefetch_fetches_the_chart_with_the_bearer_token(server):
     assert any(path.startswith("/Coverage?patient=p1&status=active") for path, _ in seen)
 
 
-def test_ehr_down_is_a_502_not_a_silent_answer(server):
+def test_ehr_down_is_a_412_not_a_silent_answer(server):
+    """CDS Hooks 2.0: 412 when the FHIR data cannot be retrieved, through prefetch or the FHIR server."""
     req = hook_request([besponsa_request()], prefetch={}, fhirServer="http://127.0.0.1:9",
                        fhirAuthorization={"access_token": "t", "token_type": "Bearer"})
     r = httpx.post(f"{server.url}/cds-services/besponsa-order-sign", json=req, timeout=10)
-    assert r.status_code == 502 and r.json()["resourceType"] == "OperationOutcome"
+    assert r.status_code == 412 and r.json()["resourceType"] == "OperationOutcome"
+    assert "could not be read" in r.json()["issue"][0]["diagnostics"]
     assert httpx.get(f"{server.url}/healthz").status_code == 200
 
 
-def test_wrong_token_at_the_ehr_is_a_502(server):
+def test_wrong_token_at_the_ehr_is_a_412(server):
     with mock_fhir_server(ehr_resources()) as (base, _):
         req = hook_request([besponsa_request()], prefetch={}, fhirServer=base,
                            fhirAuthorization={"access_token": "wrong", "token_type": "Bearer"})
         r = httpx.post(f"{server.url}/cds-services/besponsa-order-sign", json=req, timeout=10)
-    assert r.status_code == 502 and "401" in r.json()["issue"][0]["diagnostics"]
+    assert r.status_code == 412 and "401" in r.json()["issue"][0]["diagnostics"]
 
 
 def dispatch_request(base: str | None, refs: list[str]) -> dict:
@@ -80,11 +82,11 @@ def test_dispatched_order_without_ehr_access_gets_no_assertion(server):
     assert r.status_code == 200 and r.json()["systemActions"] == []
 
 
-def test_a_dispatched_order_the_ehr_does_not_have_is_a_502(server):
+def test_a_dispatched_order_the_ehr_does_not_have_is_a_412(server):
     with mock_fhir_server([]) as (base, _):
         r = httpx.post(f"{server.url}/cds-services/besponsa-order-dispatch",
                        json=dispatch_request(base, ["MedicationRequest/gone"]), timeout=10)
-    assert r.status_code == 502 and "404" in r.json()["issue"][0]["diagnostics"]
+    assert r.status_code == 412 and "404" in r.json()["issue"][0]["diagnostics"]
 
 
 def test_an_oversized_hook_body_is_413_over_real_http(server):

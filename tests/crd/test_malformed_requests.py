@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings as given_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as given_settings
+from hypothesis import strategies as st
 
 from service.app import create_app
 from service.config import Settings
-from service.crd.chart import readable, resource_problems
+from service.fhir.shape import readable, resource_problems
 from tests.crd.requests import besponsa_request, hook_request
 from tests.crd.test_hook_contexts import ENCOUNTER, ORDER, request, searchset
 from tests.dtr.test_prefill_robustness import JUNK, paths, replace
@@ -57,8 +59,9 @@ def test_one_junk_value_anywhere_is_never_a_500(client, spot, junk):
 
 def test_every_base_request_is_answered():
     """The fuzzed requests start from calls that work, so each junk value is the only fault."""
-    from fastapi.testclient import TestClient as Client
     import tempfile
+
+    from fastapi.testclient import TestClient as Client
     with Client(create_app(Settings(data_dir=tempfile.mkdtemp(), public_base_url="http://testserver"))) as c:
         for hook, body in BASES.items():
             r = c.post(f"/cds-services/besponsa-{hook}", json=body)

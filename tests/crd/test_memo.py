@@ -6,9 +6,9 @@ from datetime import date
 import service.crd.memo as memo_module
 from service.crd.hook import assess_chart
 from service.crd.memo import AssessmentMemo
+from service.fhir.bundle import flatten
 from service.policies.registry import get_policy
 from tests.crd.requests import chart
-from service.crd.chart import flatten
 
 TODAY = date(2026, 11, 24)
 

@@ -6,7 +6,12 @@ import pytest
 from service.policies import canonical
 from service.policies.registry import load_policies
 from tests.crd.requests import (
-    HCPCS, besponsa_request, chart, coverage_bundle, coverage_info, hook_request,
+    HCPCS,
+    besponsa_request,
+    chart,
+    coverage_bundle,
+    coverage_info,
+    hook_request,
 )
 
 POLICIES = load_policies()
@@ -86,7 +91,7 @@ def test_each_payer_gets_its_questionnaire_and_policy(client, payer):
     assert "info-needed" not in info
     labels = {c["source"]["label"] for c in body["cards"]}
     assert labels == {policy.payer_name}
-    links = [l["url"] for c in body["cards"] for l in c.get("links", [])]
+    links = [link["url"] for c in body["cards"] for link in c.get("links", [])]
     assert links == [f"http://testserver/policies/{payer}"]
     assert all(len(c["summary"]) < 140 and c["uuid"] for c in body["cards"])
 
@@ -99,7 +104,7 @@ def test_card_uuids_are_version_4_and_never_repeat(client):
         seen += [c["uuid"] for c in client.post(SIGN, json=hook_request([besponsa_request()])).json()["cards"]]
     parsed = [uuid.UUID(u) for u in seen]
     assert len(set(seen)) == len(seen) == 100
-    assert all(u.version == 4 and u.variant == uuid.RFC_4122 and str(u) == s for u, s in zip(parsed, seen))
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 and str(u) == s for u, s in zip(parsed, seen, strict=True))
 
 
 def test_payer_found_by_organization_name(client):
@@ -221,6 +226,7 @@ def test_feedback_is_stored(client):
 
 def test_every_call_is_audited_without_patient_ids(client):
     from sqlalchemy import select
+
     from service.storage.models import HookCall
     client.post(SIGN, json=hook_request([besponsa_request()], payer="fepblue"))
     client.post(SIGN, content=b"garbage")
@@ -301,6 +307,7 @@ def test_a_crash_inside_a_hook_is_a_500_outcome_and_the_service_keeps_serving(cl
 def test_the_router_route_and_the_fast_path_answer_alike(settings):
     """Without HookFastPath the same handler answers through FastAPI's router."""
     from fastapi.testclient import TestClient
+
     from service.app import create_app
     from service.crd.fastpath import HookFastPath
     app = create_app(settings)

@@ -5,25 +5,28 @@ import random
 
 import pytest
 
+from service.dtr.questionnaire import build_questionnaire
 from service.engine.evaluate import score_response
 from service.policies import canonical
 from service.policies.concepts import CONCEPTS
 from service.policies.registry import load_policies
 from tests.dtr.test_questionnaires import is_enabled, questions, to_answer
-from service.dtr.questionnaire import build_questionnaire
 
 POLICIES = load_policies()
 
 
 def truth(policy, rnd):
-    """A random patient: a value for every concept the policy uses."""
+    """A random patient: a value for every concept the policy uses, within the concept's range."""
     out = {}
     for item in questions(build_questionnaire(policy)["item"]):
         c = CONCEPTS[item["linkId"]]
-        out[c.code] = {"integer": lambda: rnd.choice([0, 1, 14, 15, 17, 18, 39, 40, 64, 65, 80]),
-                       "decimal": lambda: rnd.choice([0.0, 4.9, 5.0, 60.0]),
+
+        def possible(values, c=c):
+            return [v for v in values if (c.minimum is None or v >= c.minimum) and (c.maximum is None or v <= c.maximum)]
+        out[c.code] = {"integer": lambda: rnd.choice(possible([0, 1, 6, 7, 14, 15, 17, 18, 39, 40, 64, 65, 80])),
+                       "decimal": lambda: rnd.choice(possible([0.0, 4.9, 5.0, 60.0])),
                        "boolean": lambda: rnd.choice([True, False]),
-                       "coding": lambda: rnd.choice([o for o, _ in c.options])}[c.answer_type]()
+                       "coding": lambda c=c: rnd.choice([o for o, _ in c.options])}[c.answer_type]()
     return out
 
 

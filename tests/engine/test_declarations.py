@@ -5,7 +5,11 @@ import pytest
 
 from service.policies.model import Fact, all_of, is_
 from service.policies.registry import (
-    DeclarationError, find_payer_id, load_policies, normalize_text, read_policy_text,
+    DeclarationError,
+    find_payer_id,
+    load_policies,
+    normalize_text,
+    read_policy_text,
     validate_policy,
 )
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.engine.evaluate import APPROVE, DENY, decide, evaluate_tree, open_concepts, score_response, verdict
 from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER

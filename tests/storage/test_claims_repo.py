@@ -6,6 +6,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from service.errors import ApiError
 from service.storage import claims as repo
 from service.storage.models import AuditEvent, ClaimResponseRow
 
@@ -58,7 +59,7 @@ def test_concurrent_reviews_one_wins(storage):
                     "review_code": "A1", "auth_number": "PA-1"}
         try:
             results.append(repo.add_review(storage, "r3", decision, build).claim.decision)
-        except repo.ReviewConflict as exc:
+        except ApiError as exc:
             results.append(exc)
 
     threads = [threading.Thread(target=review, args=(d,)) for d in ("approve", "deny")]
@@ -66,10 +67,11 @@ def test_concurrent_reviews_one_wins(storage):
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert sum(isinstance(r, repo.ReviewConflict) for r in results) == 1
+    assert sum(isinstance(r, ApiError) and r.status == 409 for r in results) == 1
     assert [r.version for r in repo.history(storage, "r3")] == [1, 2]
 
 
 def test_review_of_unknown_id(storage):
-    with pytest.raises(KeyError):
+    with pytest.raises(ApiError) as raised:
         repo.add_review(storage, "nope", "dr", lambda cur: {})
+    assert raised.value.status == 404 and raised.value.issues[0].code == "not-found"

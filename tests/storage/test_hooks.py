@@ -1,6 +1,8 @@
 """CRD hook log and feedback: rows land as given, bad rows are refused whole."""
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from sqlalchemy import select
 
@@ -44,14 +46,14 @@ def test_save_feedback(storage):
 
 def test_audit_writer_rows_read_back_with_utc_times(storage):
     """The CRD writer's raw multi-row INSERT lands as SQLAlchemy reads it, on either database."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from service.crd.audit import AuditWriter
     from service.crd.hook import HookResult
     from service.crd.services import SERVICES_BY_ID
     writer = AuditWriter(storage, interval=3600)  # flushed by hand below
     service = SERVICES_BY_ID["besponsa-order-sign"]
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     writer.record("hook-1", service, HookResult({}, "bcbst", 2, [{"covered": "covered"}]), 1.23456, 200)
     writer.record(None, service, None, 0.5, 400)
     writer.flush()
@@ -64,5 +66,5 @@ def test_audit_writer_rows_read_back_with_utc_times(storage):
          1.235, 200),
         (None, "besponsa-order-sign", "order-sign", None, 0, {"orders": []}, 0.5, 400)]
     for r in got:  # stored as UTC: read back (naive on SQLite) it is within seconds of now
-        at = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=timezone.utc)
-        assert before - timedelta(seconds=1) <= at <= datetime.now(timezone.utc) + timedelta(seconds=1)
+        at = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+        assert before - timedelta(seconds=1) <= at <= datetime.now(UTC) + timedelta(seconds=1)

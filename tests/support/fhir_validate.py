@@ -10,7 +10,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools" / "node"
-IG_DIR = ROOT.parent / "shared" / "ig"
+# The unmodified HL7 packages, carried in the repository (tests/ig/README.md): a clone has them.
+IG_DIR = ROOT / "tests" / "ig"
+IG_PACKAGES = ("davinci-crd-2.0.1.tgz", "davinci-dtr-2.0.1.tgz", "davinci-pas-2.2.1.tgz")
+
+
+def ig_package(name: str) -> Path:
+    """The package file `name` (e.g. "davinci-crd-2.0.1.tgz") in tests/ig, or an assertion
+    naming the missing file (never a bare StopIteration from an empty glob)."""
+    path = IG_DIR / name
+    assert path.is_file(), f"IG package {name} is missing from {IG_DIR} (see tests/ig/README.md)"
+    return path
+
+
+def ig_packages() -> list[Path]:
+    """Every package the validator loads; an assertion names each one that is missing."""
+    missing = [name for name in IG_PACKAGES if not (IG_DIR / name).is_file()]
+    assert not missing, f"IG package(s) missing from {IG_DIR}: {', '.join(missing)} (see tests/ig/README.md)"
+    return [IG_DIR / name for name in IG_PACKAGES]
 
 
 def available() -> bool:
@@ -19,9 +36,9 @@ def available() -> bool:
 
 @lru_cache(maxsize=1)
 def ig_profiles() -> list[dict]:
-    """StructureDefinitions of the CRD and DTR packages beside this checkout (../shared/ig)."""
+    """StructureDefinitions of the CRD, DTR and PAS packages in tests/ig."""
     out = []
-    for tgz in sorted(IG_DIR.glob("*.tgz")):
+    for tgz in ig_packages():
         with tarfile.open(tgz) as tar:
             for member in tar.getmembers():
                 if member.name.startswith("package/StructureDefinition-") and member.name.endswith(".json"):

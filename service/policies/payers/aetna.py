@@ -1,7 +1,18 @@
 """Aetna: Inotuzumab Ozogamicin (Besponsa) clinical policy bulletin (no effective date in the text)."""
+from service.policies.drug import BESPONSA
 from service.policies.model import (
-    CPT, HCPCS, ICD10, BillingCode, Exclusion, Period, Policy, all_of, any_of, at_least, is_,
-    one_of, yes,
+    CPT,
+    ICD10,
+    BillingCode,
+    Exclusion,
+    Period,
+    Policy,
+    all_of,
+    any_of,
+    at_least,
+    is_,
+    one_of,
+    yes,
 )
 
 POLICY = Policy(
@@ -39,7 +50,7 @@ POLICY = Policy(
     documentation=("Relapsed or refractory status, CD22 percentage of blasts, Philadelphia "
                    "chromosome status and, if positive, TKI and chemotherapy history",),
     billing_codes=(
-        BillingCode(HCPCS, "J9229", "Injection, inotuzumab ozogamicin, 0.1 mg"),
+        BESPONSA.code,
         BillingCode(ICD10, "C91.00", "Acute lymphoblastic leukemia not having achieved remission"),
         BillingCode(ICD10, "C91.02", "Acute lymphoblastic leukemia, in relapse"),
         BillingCode(CPT, "96365", "Intravenous infusion, initial, up to 1 hour"),

@@ -1,8 +1,17 @@
 """Blue Cross and Blue Shield of North Carolina: Corporate Medical Policy, Inotuzumab (Besponsa)."""
 from datetime import date
 
+from service.policies.drug import BESPONSA, HCPCS
 from service.policies.model import (
-    HCPCS, BillingCode, Exclusion, Period, Policy, Review, all_of, any_of, is_, one_of,
+    BillingCode,
+    Exclusion,
+    Period,
+    Policy,
+    Review,
+    all_of,
+    any_of,
+    is_,
+    one_of,
 )
 
 CANCERS = ("b-all", "lbl", "nhl-other", "other-cancer")
@@ -37,11 +46,10 @@ POLICY = Policy(
                           "1. Non-cancer indications"),),
     periods={"initial": Period(None), "continuation": Period(None)},
     documentation=("BCBSNC may request medical records for determination of medical necessity.",),
-    billing_codes=tuple(BillingCode(HCPCS, code, display) for code, display in (
-        ("J9229", "Injection, inotuzumab ozogamicin, 0.1 mg"),
+    billing_codes=(BESPONSA.code, *(BillingCode(HCPCS, code, display) for code, display in (
         ("J3490", "Unclassified drugs"), ("J3590", "Unclassified biologics"),
         ("J9999", "Not otherwise classified, antineoplastic drugs"),
         ("S0353", "Treatment planning and care coordination management for cancer initial treatment"),
         ("S0354", "Treatment planning and care coordination management for cancer established "
-                  "patient with a change of regimen"))),
+                  "patient with a change of regimen")))),
 )

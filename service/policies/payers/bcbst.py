@@ -1,8 +1,17 @@
 """BlueCross BlueShield of Tennessee: Inotuzumab Ozogamicin (Besponsa), effective 4/2/2026."""
 from datetime import date
 
+from service.policies.drug import BESPONSA
 from service.policies.model import (
-    HCPCS, BillingCode, Exclusion, Period, Policy, all_of, any_of, at_most, is_, no, one_of,
+    Exclusion,
+    Period,
+    Policy,
+    all_of,
+    any_of,
+    at_most,
+    is_,
+    no,
+    one_of,
 )
 
 LYMPHOBLASTIC = ("b-all", "lbl")
@@ -77,5 +86,5 @@ POLICY = Policy(
                                         "granted for continued treatment")},
     documentation=("Submission of testing or analysis confirming CD22 protein on the surface of the "
                    "B-cell is necessary to initiate the prior authorization review",),
-    billing_codes=(BillingCode(HCPCS, "J9229", "Injection, inotuzumab ozogamicin, 0.1 mg"),),
+    billing_codes=(BESPONSA.code,),
 )

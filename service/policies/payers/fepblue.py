@@ -1,9 +1,19 @@
 """FEP Blue (Federal Employee Program): Besponsa prior approval policy, effective April 1, 2025."""
 from datetime import date
 
+from service.policies.drug import BESPONSA
 from service.policies.model import (
-    HCPCS, BillingCode, Exclusion, Period, Policy, all_of, any_of, at_least, below, is_, no,
-    one_of, yes,
+    Exclusion,
+    Period,
+    Policy,
+    all_of,
+    any_of,
+    at_least,
+    below,
+    is_,
+    no,
+    one_of,
+    yes,
 )
 
 age = at_least("age-years", 1, "1 year of age or older")
@@ -58,6 +68,6 @@ POLICY = Policy(
              "continuation": Period(6, "Prior – Approval Renewal Limits Duration 6 months")},
     documentation=("Prescriber attestations: liver tests before and after each dose, VOD monitoring, "
                    "no alkylating HSCT conditioning",),
-    billing_codes=(BillingCode(HCPCS, "J9229", "Injection, inotuzumab ozogamicin, 0.1 mg"),),
+    billing_codes=(BESPONSA.code,),
     requires_attestation_signature=True,
 )

@@ -1,9 +1,21 @@
 """NantHealth: Inotuzumab Ozogamicin (Besponsa) clinical guideline v1.0, effective 1/1/2025."""
 from datetime import date
 
+from service.policies.drug import BESPONSA
 from service.policies.model import (
-    HCPCS, ICD10, BillingCode, Period, Policy, Review, all_of, any_of, at_least, below,
-    is_, no, one_of, yes,
+    ICD10,
+    BillingCode,
+    Period,
+    Policy,
+    Review,
+    all_of,
+    any_of,
+    at_least,
+    below,
+    is_,
+    no,
+    one_of,
+    yes,
 )
 
 RR = ("relapsed", "refractory")
@@ -135,6 +147,6 @@ POLICY = Policy(
     documentation=("Diagnosis, disease status and Philadelphia chromosome (BCR-ABL1) status",
                    "CD22 test result for the FDA-labelled indication",
                    "Regimen and prescriber specialty"),
-    billing_codes=(BillingCode(HCPCS, "J9229", "Inotuzumab ozogamicin"),
+    billing_codes=(BESPONSA.code,
                    BillingCode(ICD10, "C91.0", "Acute lymphoblastic leukemia")),
 )

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from service.engine.evaluate import score_response
-from service.pas.bundle import BundleIndex, identifier_key
-from service.pas.claimresponse import DETERMINATION_ID_SYSTEM, Outcome, build_claim_response
+from service.errors import conflict
+from service.fhir.bundle import BundleIndex
+from service.fhir.json import text_of
+from service.pas.bundle import identifier_key
+from service.pas.claimresponse import DETERMINATION_ID_SYSTEM, Adjudication, build_claim_response
 from service.pas.request import SubmitRequest
 from service.storage import claims as repo
 
@@ -17,10 +21,6 @@ INQUIRY_RESPONSE_BUNDLE = f"{PAS}/profile-pas-inquiry-response-bundle"
 INQUIRY_CLAIM_RESPONSE = f"{PAS}/profile-claiminquiryresponse"
 
 
-class IdempotencyConflict(Exception):
-    """The idempotency key was used before for a different request."""
-
-
 def new_review_number(now: datetime) -> str:
     """Authorization / review number (PAS reviewAction.number, preAuthRef): date + random part."""
     return f"PA{now:%Y%m%d}-{secrets.token_hex(5).upper()}"
@@ -28,7 +28,7 @@ def new_review_number(now: datetime) -> str:
 
 def claim_reference(req: SubmitRequest) -> dict:
     """ClaimResponse.request: the Claim as the request named it (fullUrl) plus its identifier."""
-    ref = {"reference": req.claim_entry.get("fullUrl") or f"Claim/{req.claim.get('id')}"}
+    ref: dict[str, Any] = {"reference": text_of(req.claim_entry.get("fullUrl")) or f"Claim/{text_of(req.claim.get('id'))}"}
     idents = [i for i in req.claim.get("identifier") or () if isinstance(i, dict)]
     if idents:
         ref["identifier"] = idents[0]
@@ -44,15 +44,16 @@ def reference_key(value: str) -> str:
 
 def search_reference(req: SubmitRequest) -> str:
     """The `request` search key: Claim/<id> when the Claim has an id, else its fullUrl."""
-    if req.claim.get("id"):
+    if text_of(req.claim.get("id")):
         return f"Claim/{req.claim['id']}"
-    return reference_key(str(req.claim_entry.get("fullUrl") or ""))
+    return reference_key(text_of(req.claim_entry.get("fullUrl")))
 
 
-def decide(req: SubmitRequest, settings) -> Outcome:
+def adjudicate(req: SubmitRequest, settings) -> Adjudication:
+    """The engine's determination for a request, as the ClaimResponse states it."""
     det = score_response(req.policy, req.answers, deny_requires_review=settings.deny_requires_review,
                          default_period_months=settings.default_auth_months)
-    return Outcome(det.decision, det.reasons, det.period_months, det.path,
+    return Adjudication(det.decision, det.reasons, det.period_months, det.path,
                    det.would_deny, reviewer={"human": False})
 
 
@@ -60,8 +61,8 @@ def submit(storage, settings, req: SubmitRequest) -> repo.Stored:
     """Replay a stored determination for a known key, else decide, store and return it."""
     known = repo.find_by_key(storage, req.idempotency_key)
     if known is None:
-        now = datetime.now(timezone.utc).replace(microsecond=0)
-        outcome = decide(req, settings)
+        now = datetime.now(UTC).replace(microsecond=0)
+        outcome = adjudicate(req, settings)
         claim_view = {**req.claim, "insurer": req.insurer}
         response_id, number = str(uuid.uuid4()), new_review_number(now)
         resource = build_claim_response(claim_view, claim_reference(req), req.policy, outcome,
@@ -81,9 +82,9 @@ def submit(storage, settings, req: SubmitRequest) -> repo.Stored:
             response={"resource": resource, "decision": outcome.decision,
                       "review_code": resource_action_code(resource), "auth_number": number})
     if known.claim.request_hash != req.digest:
-        raise IdempotencyConflict(
+        raise conflict(
             f"identifier {req.idempotency_key.split(':', 1)[1]} was already used for a different "
-            "request; send a new Bundle.identifier for a new request")
+            "request; send a new Bundle.identifier for a new request", code="duplicate")
     return known
 
 
@@ -114,13 +115,13 @@ def response_bundle(base: str, stored: repo.Stored, *, inquiry: bool = False) ->
         resource = {**resource, "meta": {**resource["meta"], "profile": [INQUIRY_CLAIM_RESPONSE]}}
     request_bundle = stored.claim.request or {}
     identifier = request_bundle.get("identifier") if not inquiry else None
-    bundle = {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle", "id": str(uuid.uuid4()),
         "meta": {"profile": [INQUIRY_RESPONSE_BUNDLE if inquiry else RESPONSE_BUNDLE]},
         "identifier": identifier or {"system": DETERMINATION_ID_SYSTEM,
                                      "value": resource["identifier"][0]["value"]},
         "type": "collection",
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "entry": [{"fullUrl": f"{base}/fhir/ClaimResponse/{resource['id']}", "resource": resource}],
     }
     bundle["entry"] += echoed_entries(request_bundle, resource)

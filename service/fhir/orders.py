@@ -1,17 +1,9 @@
-"""Which orders are Besponsa orders (CONTRACT: The drug), by every route the contract names."""
+"""Which orders and claim items are Besponsa (CONTRACT: The drug), by every route the contract names."""
 from __future__ import annotations
 
-from service.fhir.json import listed, reference_of, text_of
+from service.fhir.json import listed, obj, reference_of, text_of
+from service.policies.drug import BESPONSA
 
-HCPCS_SYSTEMS = frozenset({
-    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
-})
-HCPCS_CODES = frozenset({"J9229", "C9028"})  # C9028 is the legacy code
-NDC_SYSTEM = "http://hl7.org/fhir/sid/ndc"
-NDC_CODES = {"0008-0100-01", "00008-0100-01"}
-NAMES = ("inotuzumab", "besponsa")
 ORDER_TYPES = {"MedicationRequest", "ServiceRequest", "MedicationDispense"}
 
 
@@ -23,11 +15,12 @@ def concept_is_besponsa(concept: dict | None) -> bool:
         if not isinstance(coding, dict):
             continue
         system, code = text_of(coding.get("system")), text_of(coding.get("code")).upper()
-        if (system in HCPCS_SYSTEMS and code in HCPCS_CODES) or (system == NDC_SYSTEM and code in NDC_CODES):
+        if (system in BESPONSA.hcpcs_systems and code in BESPONSA.hcpcs_codes) or (
+                system == BESPONSA.ndc_system and code in BESPONSA.ndc_codes):
             return True
-        if any(n in text_of(coding.get("display")).lower() for n in NAMES):
+        if any(n in text_of(coding.get("display")).lower() for n in BESPONSA.names):
             return True
-    return any(n in text_of(concept.get("text")).lower() for n in NAMES)
+    return any(n in text_of(concept.get("text")).lower() for n in BESPONSA.names)
 
 
 def resolve_medication(order: dict, reference: str | None, known: dict[str, dict]) -> dict | None:
@@ -47,7 +40,7 @@ def is_besponsa_order(order: dict, known: dict[str, dict]) -> bool:
     if concept_is_besponsa(order.get("code")) or concept_is_besponsa(order.get("medicationCodeableConcept")):
         return True
     medication = resolve_medication(order, reference_of(order.get("medicationReference")), known)
-    return bool(medication) and concept_is_besponsa(medication.get("code"))
+    return medication is not None and concept_is_besponsa(medication.get("code"))
 
 
 def unresolved_medications(orders: list[dict], known: dict[str, dict]) -> list[str]:
@@ -61,10 +54,7 @@ def unresolved_medications(orders: list[dict], known: dict[str, dict]) -> list[s
     return out
 
 
-def index_resources(resources: list[dict]) -> dict[str, dict]:
-    """Resources by 'Type/id' and by fullUrl-style keys, to resolve references."""
-    out: dict[str, dict] = {}
-    for r in resources:
-        if isinstance(r, dict) and r.get("resourceType") and r.get("id"):
-            out[f"{r['resourceType']}/{r['id']}"] = r
-    return out
+def is_besponsa_item(item: dict) -> bool:
+    """A Claim.item whose productOrService is the drug's HCPCS code (or its legacy one)."""
+    return any(text_of(c.get("system")) in BESPONSA.hcpcs_systems and text_of(c.get("code")) in BESPONSA.hcpcs_codes
+               for c in listed(obj(item.get("productOrService")).get("coding")) if isinstance(c, dict))
