@@ -2,11 +2,13 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DATA_DIR=/data
 WORKDIR /app
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY questionnaires ./questionnaires
 COPY cql_equivalents ./cql_equivalents
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 app \
+RUN pip install --no-cache-dir --no-deps . && useradd --system --uid 10001 app \
     && mkdir -p /data && chown app /data
 USER app
 EXPOSE 8080

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The one test command (README, .ci/run): installs what the tests use, then runs pytest.
+# The one test command (README, .ci/run): installs what the tests use, then runs pytest
+# (which includes ruff and mypy: tests/test_guardrails.py).
 # Idempotent: on a machine that already has everything it only re-checks and runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# The locked versions (requirements-test.lock, made by `uv pip compile`), then this project itself
+# without re-resolving: two installs a month apart get the same packages.
+python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.lock
+python3 -m pip install --quiet --disable-pip-version-check --no-deps -e .
 
 # npm tools: the CQL-to-ELM translator, cql-execution + cql-exec-fhir (differential tests),
 # the medplum validator, and LHC-Forms (served from our own static folder, never a CDN).

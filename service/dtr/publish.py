@@ -9,9 +9,9 @@ import argparse
 import sys
 from urllib.parse import quote
 
-import httpx
-
 from service.dtr.artifacts import libraries, questionnaires
+from service.errors import ApiError, upstream
+from service.fhir.client import HttpClient
 from service.fhir.codesystem import build_codesystem
 from service.fhir.valuesets import valuesets
 
@@ -27,14 +27,13 @@ def build_transaction() -> dict:
     } for r in resources]}
 
 
-def publish(server: str, token: str | None = None, timeout: float = 30.0) -> dict:
-    """POST the transaction; returns the server's transaction-response Bundle."""
-    headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    response = httpx.post(server.rstrip("/"), json=build_transaction(), headers=headers, timeout=timeout)
-    response.raise_for_status()
-    return response.json()
+def publish(server: str, token: str | None = None, http: HttpClient | None = None) -> dict:
+    """POST the transaction; returns the server's transaction-response Bundle (or a 502 ApiError)."""
+    http = http or HttpClient(timeout=30.0)
+    result = http.post_json_sync(server.rstrip("/"), build_transaction(), token=token, what="the FHIR server")
+    if not isinstance(result, dict):
+        raise upstream("the FHIR server did not answer with a Bundle")
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = publish(args.server, args.token)
-    except httpx.HTTPError as exc:
-        print(f"publishing failed: {exc}", file=sys.stderr)
+    except ApiError as exc:
+        print(f"publishing failed: {exc.message}", file=sys.stderr)
         return 1
     statuses = [e.get("response", {}).get("status", "?") for e in result.get("entry", [])]
     print(f"published {len(statuses)} resources: {', '.join(sorted(set(statuses)))}")

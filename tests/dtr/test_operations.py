@@ -5,7 +5,6 @@ import pytest
 
 from service.policies import canonical
 from service.policies.registry import load_policies
-from tests.crd.mock_fhir import mock_fhir_server
 from tests.crd.requests import besponsa_request, coverage_bundle
 from tests.fixtures.charts import NEG, bundle, cd22_percent, condition, patient, ph, practitioner_role
 
@@ -101,16 +100,34 @@ def test_populate_from_a_content_bundle(client):
                                                "cd22-percent": 3.0, "ph-status": "negative"}
 
 
-def test_populate_fetches_the_chart_from_the_ehr(client):
-    resources = [patient("1970-01-01"), condition("C83.30"), practitioner_role("207RH0003X")]
-    with mock_fhir_server(resources) as (base, seen):
+def test_populate_fetches_the_chart_from_the_ehr(settings):
+    """The EHR is an httpx MockTransport: the chart queries are the one table's, with the token."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.support.fake_ehr import BASE, FakeEhr
+    ehr = FakeEhr([patient("1970-01-01"), condition("C83.30"), practitioner_role("207RH0003X")])
+    ehr.tokens.add("secret-token")
+    with TestClient(create_app(settings, transport=ehr.transport)) as client:
         r = client.post("/fhir/Questionnaire/besponsa-nanthealth/$populate", json={"resourceType": "Parameters", "parameter": [
             {"name": "subject", "valueReference": {"reference": "Patient/p1"}},
-            {"name": "fhirServer", "valueUrl": base}, {"name": "fhirAuthorization", "valueString": "secret-token"}]})
+            {"name": "fhirServer", "valueUrl": BASE}, {"name": "fhirAuthorization", "valueString": "secret-token"}]})
     assert r.status_code == 200, r.text
     # No user context here, so no PractitionerRole is fetched: the oncologist question stays open.
     assert answers_of(populated(r.json())) == {"diagnosis": "nhl-other", "age-years": 56}
-    assert seen and all(ok for _, ok in seen)
+    assert "GET Patient/p1" in ehr.requests and not any("PractitionerRole" in r for r in ehr.requests)
+
+
+def test_populate_with_an_ehr_that_refuses_the_token_is_a_502(settings):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.support.fake_ehr import BASE, FakeEhr
+    with TestClient(create_app(settings, transport=FakeEhr([patient()]).transport)) as client:
+        r = client.post("/fhir/Questionnaire/besponsa-aetna/$populate", json={"resourceType": "Parameters", "parameter": [
+            {"name": "subject", "valueReference": {"reference": "Patient/p1"}},
+            {"name": "fhirServer", "valueUrl": BASE}, {"name": "fhirAuthorization", "valueString": "wrong"}]})
+    assert r.status_code == 502 and "401" in r.json()["issue"][0]["diagnostics"]
 
 
 def test_populate_errors(client):
