@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.engine.evaluate import score_response
+from service.engine.evaluate import PEND, score_response
 from service.errors import conflict
 from service.fhir.bundle import BundleIndex
-from service.fhir.json import text_of
+from service.fhir.json import obj, objs, text_of
 from service.pas.bundle import identifier_key
 from service.pas.claimresponse import DETERMINATION_ID_SYSTEM, Adjudication, build_claim_response
 from service.pas.request import SubmitRequest
@@ -57,6 +57,16 @@ def adjudicate(req: SubmitRequest, settings) -> Adjudication:
                    det.would_deny, reviewer={"human": False})
 
 
+# CMS-0057-F decision timeframes from receipt: 72 hours expedited, 7 calendar days standard.
+DUE_WITHIN = {"expedited": timedelta(hours=72), "standard": timedelta(days=7)}
+
+
+def request_priority(claim: dict) -> str:
+    """expedited when Claim.priority is `stat` (FHIR processpriority; X12 278 UM06 urgent), else standard."""
+    codes = {text_of(c.get("code")) for c in objs(obj(claim.get("priority")).get("coding"))}
+    return "expedited" if "stat" in codes else "standard"
+
+
 def submit(storage, settings, req: SubmitRequest) -> repo.Stored:
     """Replay a stored determination for a known key, else decide, store and return it."""
     known = repo.find_by_key(storage, req.idempotency_key)
@@ -70,7 +80,10 @@ def submit(storage, settings, req: SubmitRequest) -> repo.Stored:
                                         created=now)
         claim_ident = next((identifier_key(i) for i in req.claim.get("identifier") or ()), None)
         patient = (req.claim.get("patient") or {}).get("reference")
+        priority = request_priority(req.claim)
         known = repo.save_submission(storage, claim={
+            "priority": priority, "due_at": now + DUE_WITHIN[priority],
+            "decided_at": None if outcome.decision == PEND else now,
             "id": uuid.uuid4().hex, "idempotency_key": req.idempotency_key,
             "payer_id": req.policy.payer_id, "claim_identifier": claim_ident,
             "patient_ref": reference_key(patient) if isinstance(patient, str) else None,

@@ -110,7 +110,8 @@ def add_review(storage, response_id: str, actor: str,
             moved = session.execute(
                 update(Claim).where(Claim.id == current.claim.id,
                                     Claim.current_version == version - 1)
-                .values(current_version=version, decision=fields["decision"]))
+                .values(current_version=version, decision=fields["decision"],
+                        decided_at=current.claim.decided_at or (now if fields["decision"] != "pend" else None)))
             if moved.rowcount != 1:
                 raise conflict("the determination changed while it was being reviewed")
             row = ClaimResponseRow(claim_id=current.claim.id, response_id=response_id,

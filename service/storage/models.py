@@ -46,6 +46,12 @@ class Claim(Base):
     response_id: Mapped[str] = mapped_column(String(64), unique=True)
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     decision: Mapped[str] = mapped_column(String(16), index=True)
+    # 0004: the client (or organization) that submitted it sees it, no one else (SMART Backend
+    # Services); CMS-0057-F timelines: priority, due time from receipt, first final decision.
+    owner: Mapped[str | None] = mapped_column(String(256), index=True)
+    priority: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class QuestionnaireResponseRow(Base):
@@ -117,6 +123,33 @@ class HookFeedback(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     payload: Mapped[dict | None] = mapped_column(JSON)
 
+
+
+class SmartSession(Base):
+    """A SMART app session, shared by every worker (the browser holds only its signed id)."""
+
+    __tablename__ = "smart_sessions"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the session id
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    data: Mapped[dict] = mapped_column(JSON)
+
+
+class AccessEvent(Base):
+    """One access to patient data (FHIR R4 AuditEvent, rendered from this row): who, what, how it ended.
+
+    `agent` is the client id (or a reviewer's account); never a patient identifier.
+    """
+
+    __tablename__ = "access_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    agent: Mapped[str] = mapped_column(String(256), index=True)
+    action: Mapped[str] = mapped_column(String(1))  # C R U D E (AuditEvent.action)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(2))  # 0 success, 4 minor (refused), 8 serious
+    route: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class TokenUse(Base):

@@ -14,12 +14,12 @@ from service.storage.models import Base
 from tests.storage.pg import throwaway_database
 
 TABLES = {"claims", "questionnaire_responses", "claim_responses", "audit_events",
-          "hook_call", "hook_feedback", "token_use"}
+          "hook_call", "hook_feedback", "token_use", "smart_sessions", "access_events"}
 
 
 def test_head_creates_every_table(storage):
     assert TABLES <= set(inspect(storage.engine).get_table_names())
-    assert current_revision(storage.engine) == "0003"
+    assert current_revision(storage.engine) == "0004"
 
 
 def test_migration_matches_models(storage):
@@ -32,7 +32,7 @@ def test_migration_matches_models(storage):
 
 def test_migrate_twice_is_a_no_op(storage):
     storage.migrate()
-    assert current_revision(storage.engine) == "0003"
+    assert current_revision(storage.engine) == "0004"
 
 
 MIGRATE = ("from service.config import Settings; from service.storage import open_storage;"
@@ -60,7 +60,7 @@ def test_concurrent_workers_migrate_once(backend, tmp_path):
         assert [r.returncode for r in results] == [0] * 4, [r.stderr[-800:] for r in results]
         store = open_storage(Settings(data_dir=tmp_path / "data", database_url=url or None))
         try:
-            assert current_revision(store.engine) == "0003"
+            assert current_revision(store.engine) == "0004"
             assert TABLES <= set(inspect(store.engine).get_table_names())
         finally:
             store.close()
@@ -75,4 +75,4 @@ def test_downgrade_to_base_and_back(storage):
     assert not TABLES & set(inspect(storage.engine).get_table_names())
     storage.migrate()
     assert TABLES <= set(inspect(storage.engine).get_table_names())
-    assert current_revision(storage.engine) == "0003"
+    assert current_revision(storage.engine) == "0004"
