@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from service.auth.guard import AccessGuard
+from service.auth.routes import start_auth
 from service.config import Settings, get_settings
 from service.crd.fastpath import HookFastPath
 from service.crd.routes import start_crd
@@ -23,6 +25,7 @@ from service.errors import ApiError, Issue, render
 from service.fhir.client import HttpClient
 from service.logs import RequestIdMiddleware, configure_logging
 from service.policies.registry import all_policies
+from service.smart.routes import start_smart
 from service.storage import open_storage
 
 # The route registry: each module exposes `router`. Discovery documents are built from the
@@ -38,6 +41,7 @@ ROUTERS = (
     "service.pas.routes",
     "service.smart.routes",
     "service.api.docs",
+    "service.auth.routes",
 )
 
 log = logging.getLogger("service")
@@ -59,6 +63,8 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
         if init:
             init()
         start_crd(app)
+        start_auth(app)
+        start_smart(app)
         # Everything loaded so far (models, declarations, FHIR classes) lives as long as the
         # process: keep it out of the collector's full passes, which took ~36 ms and showed up
         # as order-sign's p99.
@@ -83,6 +89,7 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     install_error_handlers(app)
     app.add_middleware(HookFastPath)  # inside the request-id middleware: hook calls get ids too
+    app.add_middleware(AccessGuard)  # patient-data routes: token, scope, access trail
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -28,12 +28,15 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(None, description="Signs SMART app session cookies")
     smart_client_id: str = Field("besponsa-dtr", description="The SMART app's client_id at EHRs")
     smart_session_minutes: int = Field(60, ge=5, le=720)
-    # PAS reviewer API (pended determinations); unset = the review endpoints answer 503.
-    reviewer_token: str | None = Field(None, description="Bearer token for the PAS reviewer API")
     # FastAPI's native OpenTelemetry (spans, metrics, logs to the globally configured providers).
     # Off unless asked for: with it on, every request asks whether a provider is configured,
     # which costs order-sign several microseconds even when none is.
     otel_enabled: bool = False
+    # SMART Backend Services clients allowed to call the payer API (JSON, or @/path/file.json):
+    # id -> {"jwks" | "jwks_file" | "jwks_uri", "scope", "organization"} (README "Access").
+    smart_clients: str = ""
+    # Authorization off, for local experiments only: start-up warns and /readyz says so.
+    auth_disabled: bool = False
 
     @field_validator("public_base_url")
     @classmethod
@@ -56,6 +59,16 @@ class Settings(BaseSettings):
             parse_issuers(value)
         except (ValueError, OSError) as exc:  # json.JSONDecodeError is a ValueError too
             raise ValueError(f"CDS_TRUSTED_ISSUERS: {exc}") from None
+        return value
+
+    @field_validator("smart_clients")
+    @classmethod
+    def _clients(cls, value: str) -> str:
+        from service.auth.clients import parse_clients  # refuse a bad registration at start-up
+        try:
+            parse_clients(value)
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"SMART_CLIENTS: {exc}") from None
         return value
 
     @property

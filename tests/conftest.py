@@ -8,8 +8,9 @@ import pytest
 
 @pytest.fixture()
 def settings(tmp_path):
+    """Authorization off: these tests are about the guides; tests/auth/ turns it on and covers it."""
     from service.config import Settings
-    return Settings(data_dir=tmp_path / "data", public_base_url="http://testserver")
+    return Settings(data_dir=tmp_path / "data", public_base_url="http://testserver", auth_disabled=True)
 
 
 @pytest.fixture()

@@ -43,7 +43,7 @@ def client(tmp_path_factory):
     from service.app import create_app
     from service.config import Settings
     settings = Settings(data_dir=tmp_path_factory.mktemp("examples") / "data",
-                        public_base_url="http://localhost:8080")
+                        public_base_url="http://localhost:8080", auth_disabled=True)
     with TestClient(create_app(settings)) as c:
         yield c
 

@@ -15,5 +15,7 @@ def healthz() -> dict:
 def readyz(request: Request) -> JSONResponse:
     """Ready when storage answers; 503 otherwise so a load balancer stops sending traffic."""
     ok = request.app.state.storage.ping()
-    return JSONResponse({"status": "ready" if ok else "storage unreachable"},
-                        status_code=200 if ok else 503)
+    body = {"status": "ready" if ok else "storage unreachable"}
+    if request.app.state.settings.auth_disabled:
+        body["authorization"] = "OFF (AUTH_DISABLED=true): not for patient data"
+    return JSONResponse(body, status_code=200 if ok else 503)

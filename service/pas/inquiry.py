@@ -40,9 +40,10 @@ def inquiry_keys(bundle: dict) -> dict:
             "numbers": {n for n in numbers if isinstance(n, str)}, "claim_ids": claim_ids}
 
 
-def find_matches(storage, keys: dict) -> list[repo.Stored]:
-    """Stored determinations for that member AND provider, narrowed by number or Claim id if given."""
-    found = [s for s in repo.search(storage, member_keys=keys["members"])
+def find_matches(storage, keys: dict, owner: str | None = None) -> list[repo.Stored]:
+    """Stored determinations for that member AND provider (and the caller's, when isolated), narrowed by
+    number or Claim id if given."""
+    found = [s for s in repo.search(storage, member_keys=keys["members"], owner=owner)
              if s.claim.provider_ref in keys["providers"]]
     if keys["numbers"]:
         found = [s for s in found if s.response.auth_number in keys["numbers"]]

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.api.body import read_json
+from service.auth.guard import caller_of
 from service.errors import bad_request, not_found
 from service.fhir.outcome import fhir_response
 from service.pas import inquiry, review
@@ -20,12 +22,19 @@ router.include_router(review.router)
 log = logging.getLogger("service.pas")
 
 
+def owner_of(request: Request) -> str | None:
+    """Whose determinations the caller may see (its own or its organization's); None: every one."""
+    caller = caller_of(request)
+    return caller.owner if caller is not None else None
+
+
 @router.post("/fhir/Claim/$submit")
 async def claim_submit(request: Request):
     """PAS 2.2 Claim/$submit: a request Bundle in, a response Bundle with the ClaimResponse out."""
     req = read_submit(unwrap_resource(await read_json(request)))
     storage, settings = request.app.state.storage, request.app.state.settings
-    stored = await run_in_threadpool(submit, storage, settings, req)
+    stored = await run_in_threadpool(submit, storage, settings, req, owner_of(request))
+    request.state.audit_id = stored.response.response_id
     log.info("pas determination", extra={"fields": {
         "payer": stored.claim.payer_id, "decision": stored.claim.decision, "replayed": not stored.created}})
     return fhir_response(response_bundle(settings.public_base_url, stored))
@@ -35,7 +44,7 @@ async def claim_submit(request: Request):
 async def claim_inquire(request: Request):
     """PAS 2.2 Claim/$inquire: Parameters with one inquiry response Bundle per matching request."""
     keys = inquiry.inquiry_keys(unwrap_resource(await read_json(request)))
-    found = await run_in_threadpool(inquiry.find_matches, request.app.state.storage, keys)
+    found = await run_in_threadpool(inquiry.find_matches, request.app.state.storage, keys, owner_of(request))
     base = request.app.state.settings.public_base_url
     return fhir_response({"resourceType": "Parameters", "parameter": [
         {"name": "return", "resource": response_bundle(base, s, inquiry=True)} for s in found]})
@@ -44,7 +53,8 @@ async def claim_inquire(request: Request):
 @router.get("/fhir/ClaimResponse/{response_id}")
 async def read_claim_response(response_id: str, request: Request):
     """Current version of a ClaimResponse (FHIR read)."""
-    stored = await run_in_threadpool(repo.get_response, request.app.state.storage, response_id)
+    stored = await run_in_threadpool(partial(repo.get_response, owner=owner_of(request)),
+                                     request.app.state.storage, response_id)
     if stored is None:
         raise not_found(f"ClaimResponse/{response_id}")
     return fhir_response(stored.response.resource, headers={"ETag": f'W/"{stored.response.version}"'})
@@ -53,7 +63,8 @@ async def read_claim_response(response_id: str, request: Request):
 @router.get("/fhir/ClaimResponse/{response_id}/_history/{version}")
 async def vread_claim_response(response_id: str, version: int, request: Request):
     """One version of a ClaimResponse (FHIR vread): every determination stays readable."""
-    stored = await run_in_threadpool(repo.get_response, request.app.state.storage, response_id, version)
+    stored = await run_in_threadpool(partial(repo.get_response, owner=owner_of(request)),
+                                     request.app.state.storage, response_id, version)
     if stored is None:
         raise not_found(f"ClaimResponse/{response_id}/_history/{version}")
     return fhir_response(stored.response.resource)
@@ -82,7 +93,7 @@ async def search_claim_responses(request: Request):
     found = await run_in_threadpool(
         repo.search, request.app.state.storage,
         patient_ref=search_key(patient, "Patient") if patient else None,
-        request_ref=search_key(req_ref, "Claim") if req_ref else None, limit=int(count))
+        request_ref=search_key(req_ref, "Claim") if req_ref else None, owner=owner_of(request), limit=int(count))
     base = request.app.state.settings.public_base_url
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
                           "entry": [{"fullUrl": f"{base}/fhir/ClaimResponse/{s.response.response_id}",

@@ -67,9 +67,14 @@ def request_priority(claim: dict) -> str:
     return "expedited" if "stat" in codes else "standard"
 
 
-def submit(storage, settings, req: SubmitRequest) -> repo.Stored:
-    """Replay a stored determination for a known key, else decide, store and return it."""
-    known = repo.find_by_key(storage, req.idempotency_key)
+def submit(storage, settings, req: SubmitRequest, owner: str | None = None) -> repo.Stored:
+    """Replay a stored determination for a known key, else decide, store and return it.
+
+    `owner` (the calling client or its organization) scopes the idempotency key too: re-sending
+    another client's Bundle makes a new request of your own, never a read of theirs.
+    """
+    key = f"{owner}|{req.idempotency_key}" if owner else req.idempotency_key
+    known = repo.find_by_key(storage, key)
     if known is None:
         now = datetime.now(UTC).replace(microsecond=0)
         outcome = adjudicate(req, settings)
@@ -84,7 +89,7 @@ def submit(storage, settings, req: SubmitRequest) -> repo.Stored:
         known = repo.save_submission(storage, claim={
             "priority": priority, "due_at": now + DUE_WITHIN[priority],
             "decided_at": None if outcome.decision == PEND else now,
-            "id": uuid.uuid4().hex, "idempotency_key": req.idempotency_key,
+            "id": uuid.uuid4().hex, "idempotency_key": key, "owner": owner,
             "payer_id": req.policy.payer_id, "claim_identifier": claim_ident,
             "patient_ref": reference_key(patient) if isinstance(patient, str) else None,
             "provider_ref": req.provider_key, "member_key": req.member_key,

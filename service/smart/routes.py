@@ -28,6 +28,7 @@ from service.policies.registry import require_policy
 from service.smart import ehr, oauth
 from service.smart.form import build_pas_request, build_response, read_determination, render_questionnaire
 from service.smart.session import SessionStore
+from service.storage.access import server_secret
 
 HERE = Path(__file__).resolve().parents[1]
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -37,14 +38,28 @@ log = logging.getLogger("service.smart")
 
 
 def sessions(request: Request) -> SessionStore:
-    app = request.app
-    if getattr(app.state, "smart_sessions", None) is None:
-        settings = app.state.settings
-        secret = settings.session_secret or secrets.token_hex(32)
-        if not settings.session_secret:
-            log.warning("SESSION_SECRET is not set: SMART sessions end when this process restarts")
-        app.state.smart_sessions = SessionStore(secret, settings.smart_session_minutes * 60)
-    return app.state.smart_sessions
+    """The app's session store (made at start-up; see start_smart)."""
+    return request.app.state.smart_sessions
+
+
+def start_smart(app) -> None:
+    """Sessions in the database, signed with SESSION_SECRET or a secret every worker shares."""
+    settings = app.state.settings
+    secret = settings.session_secret or server_secret(app.state.storage, "smart-session")
+    app.state.smart_sessions = SessionStore(app.state.storage, secret, settings.smart_session_minutes * 60)
+
+
+async def load_session(request: Request) -> dict | None:
+    return await run_in_threadpool(sessions(request).get, request.cookies.get(COOKIE))
+
+
+async def store_session(request: Request, session: dict) -> None:
+    await run_in_threadpool(sessions(request).save, request.cookies.get(COOKIE), session)
+
+
+def set_session_cookie(request: Request, response, sid: str) -> None:
+    response.set_cookie(COOKIE, sessions(request).sign(sid), httponly=True, samesite="lax",
+                        secure=request.app.state.settings.public_base_url.startswith("https://"), path="/smart")
 
 
 def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
@@ -74,20 +89,19 @@ async def launch(request: Request, iss: str | None = None, launch: str | None = 
         return problem(request, exc.status, "The EHR is not answering", exc.message)
     verifier, challenge = oauth.make_pkce()
     state = secrets.token_urlsafe(24)
-    store = sessions(request)
-    sid = store.create({"iss": iss, "config": config, "state": state, "verifier": verifier})
+    sid = await run_in_threadpool(sessions(request).create,
+                                  {"iss": iss, "config": config, "state": state, "verifier": verifier})
     url = oauth.authorize_url(config, client_id=settings.smart_client_id, redirect_uri=redirect_uri(request),
                               iss=iss, state=state, challenge=challenge, launch=launch)
     response = RedirectResponse(url, status_code=302)
-    response.set_cookie(COOKIE, store.sign(sid), httponly=True, samesite="lax",
-                        secure=settings.public_base_url.startswith("https://"), path="/smart")
+    set_session_cookie(request, response, sid)
     return response
 
 
 @router.get("/smart/callback")
 async def callback(request: Request, code: str | None = None, state: str | None = None, error: str | None = None):
     """Verify state, exchange the code with the PKCE verifier, keep the token server-side."""
-    session = sessions(request).get(request.cookies.get(COOKIE))
+    session = await load_session(request)
     if session is None:
         return problem(request, 401, "Session expired", "Please launch the app again from the EHR.")
     if error or not code or not state or not secrets.compare_digest(state, session.get("state", "")):
@@ -100,7 +114,11 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     except ApiError as exc:
         return problem(request, exc.status, "The EHR did not grant access", exc.message)
     session.update(token=token, state="")  # a code is good once
-    return RedirectResponse("/smart/form", status_code=303)
+    # Signed in at the EHR: a new session id, so one seen before the login is worthless.
+    sid = await run_in_threadpool(sessions(request).rotate, request.cookies.get(COOKIE), session)
+    response = RedirectResponse("/smart/form", status_code=303)
+    set_session_cookie(request, response, sid)
+    return response
 
 
 def ehr_server(request: Request, session: dict) -> FhirServer:
@@ -127,7 +145,7 @@ async def load_form_context(request: Request, session: dict) -> dict:
 @router.get("/smart/form", response_class=HTMLResponse)
 async def form(request: Request):
     """The payer's Questionnaire, prefilled from the chart, in LHC-Forms."""
-    session = sessions(request).get(request.cookies.get(COOKIE))
+    session = await load_session(request)
     if session is None or "token" not in session:
         return problem(request, 401, "Session expired", "Please launch the app again from the EHR.")
     try:
@@ -141,6 +159,7 @@ async def form(request: Request):
         prefill = {**prefill, **saved}
         session["saved_id"] = ctx["response"].get("id")
     session.update(payer=policy.payer_id, prefill=prefill, ctx={k: ctx[k] for k in ("patient", "coverage", "order")})
+    await store_session(request, session)
     questionnaire = render_questionnaire(questionnaires()[canonical.questionnaire_id(policy)], prefill)
     return page(request, "form.html", payer=policy.payer_name, policy_url=f"/policies/{policy.payer_id}",
                 questionnaire=questionnaire, csrf=session["csrf"], prefilled=len(prefill))
@@ -148,7 +167,7 @@ async def form(request: Request):
 
 async def read_posted_response(request: Request) -> tuple[dict, dict]:
     """The session and the typed answers of a posted form, or an ApiError the page shows."""
-    session = sessions(request).get(request.cookies.get(COOKIE))
+    session = await load_session(request)
     if session is None or "payer" not in session:
         raise unauthorized("Your session has expired: launch the app again.")
     if not secrets.compare_digest(request.headers.get("x-csrf-token", "").encode(), session["csrf"].encode()):
@@ -187,6 +206,7 @@ async def save(request: Request):
         session, answers = await read_posted_response(request)
         qr = response_for(session, answers, "in-progress")
         session["saved_id"] = await ehr.save_response(ehr_server(request, session), qr, session.get("saved_id"))
+        await store_session(request, session)
     except ApiError as exc:
         return json_error(exc)
     return JSONResponse({"saved": session["saved_id"]})
@@ -207,13 +227,14 @@ async def submit(request: Request):
     except ApiError as exc:
         return json_error(exc)
     session["result"] = read_determination(response_bundle(settings.public_base_url, stored))
+    await store_session(request, session)
     return JSONResponse({"result": "/smart/result"})
 
 
 @router.get("/smart/result", response_class=HTMLResponse)
 async def result(request: Request):
     """The determination in plain words: approved with number and dates, pended, or denied with reasons."""
-    session = sessions(request).get(request.cookies.get(COOKIE))
+    session = await load_session(request)
     if session is None or "result" not in session:
         return problem(request, 401, "Nothing to show", "Your session has expired or nothing was submitted yet.")
     policy = require_policy(session["payer"])

@@ -64,10 +64,14 @@ def save_submission(storage, *, claim: dict, questionnaire: dict, response: dict
         return existing
 
 
-def get_response(storage, response_id: str, version: int | None = None) -> Stored | None:
-    """A ClaimResponse by id: the current version, or a given one from history."""
+def get_response(storage, response_id: str, version: int | None = None, *, owner: str | None = None) -> Stored | None:
+    """A ClaimResponse by id: the current version, or a given one from history; with `owner`, only
+    that client's or organization's (another's is as unknown as a missing one)."""
+    query = select(Claim).where(Claim.response_id == response_id)
+    if owner is not None:
+        query = query.where(Claim.owner == owner)
     with storage.sessions() as session:
-        claim = session.scalar(select(Claim).where(Claim.response_id == response_id))
+        claim = session.scalar(query)
         if claim is None:
             return None
         if version is None:
@@ -79,9 +83,11 @@ def get_response(storage, response_id: str, version: int | None = None) -> Store
 
 def search(storage, *, patient_ref: str | None = None, request_ref: str | None = None,
            member_keys: list[str] | None = None, decision: str | None = None,
-           limit: int = 100) -> list[Stored]:
+           owner: str | None = None, limit: int = 100) -> list[Stored]:
     """Claims with their current response, filtered by any of the given keys, newest first."""
     query = select(Claim).order_by(Claim.created_at.desc()).limit(limit)
+    if owner is not None:
+        query = query.where(Claim.owner == owner)
     if patient_ref:
         query = query.where(Claim.patient_ref == patient_ref)
     if request_ref:

@@ -152,6 +152,14 @@ class AccessEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
 
 
+class ServerSecret(Base):
+    """A signing key every worker shares (access tokens, SMART session cookies), made once at first start."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
 class TokenUse(Base):
     """A CDS Hooks JWT id already presented (replay protection shared by every worker)."""
 

@@ -207,5 +207,5 @@ async def rotate_keys():
         with pytest.raises(ApiError):
             await store.find_key(source, {"kid": "k2", "jku": f"{base}/jwks"})
         state["jwks"] = {"keys": [public_jwk(new, "k2")]}
-        store.fetched[f"{base}/jwks"] = (store.fetched[f"{base}/jwks"][0] - 11, {"keys": []})
+        store.cache.fetched[f"{base}/jwks"] = (store.cache.fetched[f"{base}/jwks"][0] - 11, {"keys": []})
         assert await store.find_key(source, {"kid": "k2", "jku": f"{base}/jwks"}) is not None

@@ -25,7 +25,7 @@ def test_add_months(start, months, end):
 
 
 def test_deny_requires_review_pends_with_reasons(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver",
+    settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver", auth_disabled=True,
                         deny_requires_review=True)
     with TestClient(create_app(settings)) as client:
         body = client.post("/fhir/Claim/$submit", json=request_bundle("aetna", CD22_NEGATIVE)).json()

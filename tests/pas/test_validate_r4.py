@@ -23,7 +23,7 @@ pytestmark = pytest.mark.node
 def test_responses_are_valid_r4(tmp_path):
     if shutil.which("node") is None or not (TOOLS / "node_modules" / "@medplum" / "core").exists():
         pytest.skip("node tools not installed (npm ci --prefix tools/node)")
-    settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver",
+    settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver", auth_disabled=True,
                         reviewer_token="t")
     files = []
     with TestClient(create_app(settings)) as client:

@@ -16,12 +16,20 @@ def test_pkce_challenge_is_s256_of_the_verifier():
     assert challenge == base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-def test_session_cookie_is_signed_and_expires():
-    store = SessionStore("secret", ttl_seconds=60)
+def test_session_cookie_is_signed_expires_and_is_shared_through_the_database(tmp_path):
+    from service.config import Settings
+    from service.storage import open_storage
+    storage = open_storage(Settings(data_dir=tmp_path))
+    storage.migrate()
+    store = SessionStore(storage, "secret", ttl_seconds=60)
     sid = store.create({"a": 1})
     assert store.get(store.sign(sid))["a"] == 1
-    assert store.get(sid + ".forged") is None and store.get(None) is None
-    expired = SessionStore("secret", ttl_seconds=-1)
+    assert store.get(sid + ".forged") is None and store.get(None) is None and store.get("é.x") is None
+    other_worker = SessionStore(storage, "secret", ttl_seconds=60)  # another process, same database
+    assert other_worker.get(store.sign(sid))["a"] == 1
+    rotated = store.rotate(store.sign(sid), {"a": 2})
+    assert store.get(store.sign(sid)) is None and store.get(store.sign(rotated))["a"] == 2
+    expired = SessionStore(storage, "secret", ttl_seconds=-1)
     assert expired.get(expired.sign(expired.create({}))) is None
 
 

@@ -14,7 +14,7 @@ from service.storage.models import Base
 from tests.storage.pg import throwaway_database
 
 TABLES = {"claims", "questionnaire_responses", "claim_responses", "audit_events",
-          "hook_call", "hook_feedback", "token_use", "smart_sessions", "access_events"}
+          "hook_call", "hook_feedback", "token_use", "smart_sessions", "access_events", "server_secrets"}
 
 
 def test_head_creates_every_table(storage):

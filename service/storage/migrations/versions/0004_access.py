@@ -1,5 +1,6 @@
 """Access control and timelines: who owns a claim, its priority and due time, when it was decided;
-SMART app sessions shared by every worker; the access trail (FHIR AuditEvent) of patient data.
+SMART app sessions shared by every worker; the access trail (FHIR AuditEvent) of patient data;
+secrets every worker must share (token and cookie signing keys), made once by whichever starts first.
 
 Revision ID: 0004
 Revises: 0003
@@ -43,9 +44,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_access_events_recorded_at", "access_events", ["recorded_at"])
     op.create_index("ix_access_events_agent", "access_events", ["agent"])
+    op.create_table(
+        "server_secrets",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.String(256), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("server_secrets")
     op.drop_table("access_events")
     op.drop_table("smart_sessions")
     op.drop_index("ix_claims_owner", "claims")

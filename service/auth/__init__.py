@@ -1,0 +1,1 @@
+"""The payer API's access control: SMART Backend Services tokens, scopes, isolation and the access trail."""

@@ -1,0 +1,150 @@
+"""Every route that reads or writes patient data, as one table, guarded by one ASGI middleware.
+
+No token or a bad one: 401 with `WWW-Authenticate: Bearer` (RFC 6750); a token without the
+route's scope: 403. Each protected call, allowed or refused, is recorded as an access event
+(rendered as a FHIR AuditEvent); no patient identifier is written. Canonical artifacts, discovery
+and health stay public; CDS Hooks calls keep their own JWT (crd/security.py).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from anyio import to_thread
+
+from service.auth.scopes import Scope, parse_scopes, permits
+from service.auth.tokens import Caller, read_token
+from service.errors import ApiError, forbidden, render, unauthorized
+from service.logs import request_id
+from service.storage.access import record_access
+
+log = logging.getLogger("service.auth")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A protected route: method, path pattern (an `id` group names the resource), what it needs."""
+
+    method: str
+    pattern: re.Pattern[str]
+    resource: str
+    action: str  # SMART v2 letter the scope must allow: c r u d s
+    audit: str  # FHIR AuditEvent.action: C R U D E
+
+
+def rule(method: str, path: str, resource: str, action: str, audit: str) -> Rule:
+    return Rule(method, re.compile(path), resource, action, audit)
+
+
+# The route table: one row per protected route (README "Scopes" shows the same table).
+PROTECTED: tuple[Rule, ...] = (
+    rule("POST", r"/fhir/Claim/\$submit", "Claim", "c", "E"),
+    rule("POST", r"/fhir/Claim/\$inquire", "ClaimResponse", "s", "E"),
+    rule("GET", r"/fhir/ClaimResponse/(?P<id>[^/]+)(/_history/[^/]+)?", "ClaimResponse", "r", "R"),
+    rule("GET", r"/fhir/ClaimResponse", "ClaimResponse", "s", "R"),
+    rule("POST", r"/fhir/Questionnaire/\$questionnaire-package", "QuestionnaireResponse", "c", "E"),
+    rule("POST", r"/fhir/Questionnaire/[^/]+/\$populate", "QuestionnaireResponse", "c", "E"),
+    rule("POST", r"/fhir/Questionnaire/\$next-question", "QuestionnaireResponse", "u", "E"),
+    rule("GET", r"/fhir/AuditEvent", "AuditEvent", "s", "R"),
+    rule("POST", r"/fhir/Subscription", "Subscription", "c", "C"),
+    rule("GET", r"/fhir/Subscription/(?P<id>[^/$]+)(/\$status)?", "Subscription", "r", "R"),
+    rule("GET", r"/fhir/Subscription", "Subscription", "s", "R"),
+    rule("DELETE", r"/fhir/Subscription/(?P<id>[^/]+)", "Subscription", "d", "D"),
+)
+EVERYTHING = tuple(parse_scopes("system/*.cruds"))
+UNAUTHENTICATED = "local-unauthenticated"
+
+
+def find_rule(method: str, path: str) -> tuple[Rule, str | None] | None:
+    if not path.startswith("/fhir/"):  # CDS Hooks calls skip the table (the order-sign hot path)
+        return None
+    for r in PROTECTED:
+        if r.method == method and (found := r.pattern.fullmatch(path)):
+            return r, found.groupdict().get("id")
+    return None
+
+
+def bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return None
+
+
+def authorize(state, rule_: Rule, token: str | None) -> Caller:
+    """The caller, or the ApiError (401/403) that refuses them."""
+    settings = state.settings
+    if settings.auth_disabled:
+        return Caller(UNAUTHENTICATED, None, EVERYTHING)
+    if token is None:
+        raise unauthorized("a bearer access token is required (SMART Backend Services: POST /auth/token)")
+    caller = read_token(token, state.token_secret, settings.public_base_url)
+    if caller is None:
+        raise unauthorized("the access token is not valid here (unknown, tampered or expired)")
+    if not permits(list(caller.scopes), rule_.resource, rule_.action):
+        raise forbidden(f"the token's scopes do not allow this: it needs system/{rule_.resource}.{rule_.action}")
+    return caller
+
+
+class AccessGuard:
+    """ASGI middleware: checks the route table before routing; the caller goes on in scope['state']."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        root = scope.get("root_path") or ""
+        path = scope["path"][len(root):] if root and scope["path"].startswith(root) else scope["path"]
+        found = find_rule(scope["method"], path)
+        if found is None:
+            return await self.app(scope, receive, send)
+        rule_, rid = found
+        state = scope["app"].state
+        status = 500
+        agent = "anonymous"
+
+        async def send_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        token = bearer(scope.get("headers") or [])
+        try:
+            try:
+                caller = authorize(state, rule_, token)
+            except ApiError as refused:
+                code, body, headers = render(refused)
+                if code == 401 and token is not None:  # RFC 6750 section 3.1
+                    headers = {**headers, "WWW-Authenticate": 'Bearer error="invalid_token"'}
+                await send_status({"type": "http.response.start", "status": code, "headers": [
+                    *((k.encode(), v.encode()) for k, v in headers.items()),
+                    (b"content-length", str(len(body)).encode())]})
+                await send_status({"type": "http.response.body", "body": body})
+                return
+            agent = caller.client_id
+            scope.setdefault("state", {})["caller"] = caller
+            await self.app(scope, receive, send_status)
+        finally:
+            event = {"agent": agent[:256], "action": rule_.audit, "resource_type": rule_.resource,
+                     "resource_id": (rid or scope.get("state", {}).get("audit_id") or None),
+                     "outcome": "0" if status < 400 else "4" if status < 500 else "8",
+                     "route": rule_.pattern.pattern[:128], "request_id": request_id.get()[:64]}
+            if event["resource_id"] is not None:
+                event["resource_id"] = str(event["resource_id"])[:64]
+            try:
+                await to_thread.run_sync(record_access, state.storage, [event])
+            except Exception:  # noqa: BLE001 - the call is answered; a lost audit row is logged loudly
+                log.exception("could not record an access event")
+
+
+def caller_of(request) -> Caller | None:
+    """The caller the guard admitted (None on a route that is not protected)."""
+    return getattr(request.state, "caller", None)
+
+
+__all__ = ["PROTECTED", "AccessGuard", "Caller", "Scope", "caller_of"]

@@ -1,0 +1,145 @@
+"""SMART Backend Services for the payer API: discovery, the token endpoint, and the access trail.
+
+SMART App Launch 2.x "Backend Services" and RFC 6749 section 5 (token responses and errors).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from service.api.body import read_bytes
+from service.auth.clients import RegisteredClient, parse_clients
+from service.auth.jwks import JwksCache, ReplayCache
+from service.auth.tokens import (
+    ASSERTION_ALGORITHMS,
+    ASSERTION_TYPE,
+    OAuthError,
+    granted_scopes,
+    issue_token,
+    verify_assertion,
+)
+from service.errors import bad_request
+from service.fhir.bundle import searchset
+from service.fhir.outcome import fhir_response
+from service.storage.access import list_access, server_secret
+
+router = APIRouter(tags=["auth"])
+log = logging.getLogger("service.auth")
+TOKEN_PATH = "/auth/token"
+SCOPES_SUPPORTED = ["system/Claim.c", "system/ClaimResponse.rs", "system/QuestionnaireResponse.cu",
+                    "system/Subscription.cruds", "system/AuditEvent.rs", "system/*.cruds", "system/*.read",
+                    "system/*.write"]
+
+
+def start_auth(app) -> None:
+    """At start-up: the shared token secret, the JWK Set cache and the assertion replay table."""
+    settings = app.state.settings
+    app.state.token_secret = server_secret(app.state.storage, "access-token")
+    app.state.auth_jwks = JwksCache(app.state.http, "the client's JWK Set")
+    app.state.auth_replay = ReplayCache(app.state.storage)
+    app.state.smart_clients = parse_clients(settings.smart_clients)
+    if settings.auth_disabled:
+        log.warning("AUTHORIZATION IS OFF (AUTH_DISABLED=true): anyone who reaches this service can submit "
+                    "requests and read every determination; never run a payer's data like this")
+    elif not app.state.smart_clients:
+        log.warning("no SMART_CLIENTS are registered: every protected route will answer 401")
+
+
+def token_url(base_url: str) -> str:
+    return f"{base_url}{TOKEN_PATH}"
+
+
+def smart_configuration(base_url: str) -> dict:
+    """SMART App Launch 2.x section "Conformance": what a backend client needs to get a token."""
+    return {"issuer": base_url, "token_endpoint": token_url(base_url),
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+            "grant_types_supported": ["client_credentials"], "scopes_supported": SCOPES_SUPPORTED,
+            "capabilities": ["client-confidential-asymmetric", "permission-v1", "permission-v2"]}
+
+
+@router.get("/.well-known/smart-configuration")
+@router.get("/fhir/.well-known/smart-configuration")
+def read_smart_configuration(request: Request) -> JSONResponse:
+    """Discovery at the server root and at the FHIR base (SMART 2.x: {fhir-base}/.well-known)."""
+    return JSONResponse(smart_configuration(request.app.state.settings.public_base_url))
+
+
+def oauth_error(error: OAuthError) -> JSONResponse:
+    """RFC 6749 section 5.2: JSON {error, error_description}; 401 with a challenge for invalid_client."""
+    headers = {"WWW-Authenticate": 'Basic realm="token"', "Cache-Control": "no-store"} if error.status == 401 \
+        else {"Cache-Control": "no-store"}
+    return JSONResponse({"error": error.error, "error_description": error.description}, status_code=error.status,
+                        headers=headers)
+
+
+@router.post(TOKEN_PATH)
+async def token(request: Request) -> JSONResponse:
+    """client_credentials with a signed JWT client assertion (SMART Backend Services)."""
+    raw = await read_bytes(request, 64 * 1024)
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return oauth_error(OAuthError("invalid_request", "send application/x-www-form-urlencoded"))
+    try:
+        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        return oauth_error(OAuthError("invalid_request", "the form is not UTF-8"))
+    form = {k: v[0] for k, v in fields.items() if len(v) == 1}
+    state = request.app.state
+    try:
+        if any(len(v) > 1 for v in fields.values()):
+            raise OAuthError("invalid_request", "each parameter may be given once")
+        if form.get("grant_type") != "client_credentials":
+            raise OAuthError("unsupported_grant_type", "grant_type must be client_credentials")
+        if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
+            raise OAuthError("invalid_request", f"client_assertion_type must be {ASSERTION_TYPE} with a client_assertion")
+        clients: dict[str, RegisteredClient] = state.smart_clients
+        base = state.settings.public_base_url
+        client = await verify_assertion(form["client_assertion"], form.get("client_id"), clients, token_url(base),
+                                        state.auth_jwks, state.auth_replay)
+        scopes = granted_scopes(client, form.get("scope", ""))
+    except OAuthError as exc:
+        return oauth_error(exc)
+    return JSONResponse(issue_token(state.token_secret, base, client, scopes),
+                        headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+ACTIONS = {"C": "create", "R": "read", "U": "update", "D": "delete", "E": "execute"}
+OUTCOMES = {"0": "success", "4": "refused (minor failure)", "8": "failed (serious failure)"}
+
+
+def audit_event(row) -> dict:
+    """One access as a FHIR R4 AuditEvent (type rest, who: the client, what: resource type and id)."""
+    entity = {"what": {"type": row.resource_type, **({"reference": f"{row.resource_type}/{row.resource_id}"}
+                                                     if row.resource_id else {})}}
+    return {"resourceType": "AuditEvent", "id": str(row.id),
+            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest",
+                     "display": "RESTful Operation"},
+            "action": row.action, "recorded": row.recorded_at.astimezone(UTC).isoformat(),
+            "outcome": row.outcome, "outcomeDesc": f"{ACTIONS.get(row.action, row.action)} {OUTCOMES[row.outcome]}",
+            "agent": [{"who": {"identifier": {"system": "urn:besponsa-pa:client-id", "value": row.agent}},
+                       "requestor": True}],
+            "source": {"observer": {"display": "Besponsa prior authorization service"},
+                       **({"site": row.request_id} if row.request_id else {})},
+            "entity": [entity]}
+
+
+@router.get("/fhir/AuditEvent")
+async def search_audit_events(request: Request, since: str | None = None, agent: str | None = None,
+                              _count: int = 100) -> JSONResponse:
+    """The access trail (operator scope system/AuditEvent.rs): newest first."""
+    if not 1 <= _count <= 1000:
+        raise bad_request("must be from 1 to 1000", "_count", code="value")
+    when = None
+    if since:
+        try:
+            when = datetime.fromisoformat(since)
+        except ValueError:
+            raise bad_request("must be an ISO date or date-time", "since", code="value") from None
+    rows = await run_in_threadpool(list_access, request.app.state.storage, since=when, agent=agent, limit=_count)
+    return fhir_response(searchset(request.app.state.settings.public_base_url, "AuditEvent",
+                                   [audit_event(r) for r in rows]))

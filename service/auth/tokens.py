@@ -1,0 +1,118 @@
+"""Access tokens for backend clients (SMART Backend Services): the client assertion in, a short-lived
+bearer token out, and its verification on every protected request.
+
+The assertion is an RFC 7523 JWT signed with the client's registered key (RS384 or ES384, by
+`kid`); our access token is a JWT we sign with a secret every worker shares (server_secrets), so
+any worker verifies any token without a lookup.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from service.auth.clients import RegisteredClient
+from service.auth.jwks import SKEW_SECONDS, JwksCache, ReplayCache, key_for
+from service.auth.scopes import Scope, grant, parse_scopes
+from service.errors import ApiError
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_ALGORITHMS = ["RS384", "ES384"]  # SMART Backend Services: the two a server must support
+MAX_ASSERTION_LIFETIME = 300  # exp at most five minutes ahead
+TOKEN_SECONDS = 300
+
+
+class OAuthError(Exception):
+    """An RFC 6749 section 5.2 error: the token endpoint answers it as JSON, never as FHIR."""
+
+    def __init__(self, error: str, description: str, status: int = 400):
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling a protected route: the client, whose data it may see, what it was granted."""
+
+    client_id: str
+    owner: str | None  # None only with authorization off: every determination is visible
+    scopes: tuple[Scope, ...]
+
+
+async def verify_assertion(assertion: str, client_id_hint: str | None, clients: dict[str, RegisteredClient],
+                           token_url: str, jwks: JwksCache, replay: ReplayCache) -> RegisteredClient:
+    """The client a valid assertion proves; OAuthError invalid_client for anything else."""
+    try:
+        header = jwt.get_unverified_header(assertion)
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise OAuthError("invalid_client", "client_assertion is not a JWT", 401) from None
+    if header.get("alg") not in ASSERTION_ALGORITHMS:  # none, HS256 (key confusion) and others
+        raise OAuthError("invalid_client", f"algorithm {str(header.get('alg'))[:16]!r} is not accepted "
+                                           f"(use {' or '.join(ASSERTION_ALGORITHMS)})", 401)
+    iss = unverified.get("iss")
+    client = clients.get(iss) if isinstance(iss, str) else None
+    if client is None or (client_id_hint is not None and client_id_hint != iss):
+        raise OAuthError("invalid_client", "the client is not registered here", 401)
+    keys = client.jwks if client.jwks is not None else await fetch_client_jwks(client, header.get("kid"), jwks)
+    key = key_for(keys, header.get("kid"))
+    if key is None:
+        raise OAuthError("invalid_client", "no registered key has the assertion's kid", 401)
+    try:
+        claims = jwt.decode(assertion, key, algorithms=ASSERTION_ALGORITHMS, audience=token_url, issuer=client.id,
+                            leeway=SKEW_SECONDS, options={"require": ["iss", "sub", "aud", "exp", "jti"]})
+    except jwt.ExpiredSignatureError:
+        raise OAuthError("invalid_client", "the assertion has expired", 401) from None
+    except jwt.InvalidAudienceError:
+        raise OAuthError("invalid_client", "the assertion's aud must be this token endpoint's URL", 401) from None
+    except jwt.PyJWTError as exc:
+        raise OAuthError("invalid_client", f"the assertion failed verification ({type(exc).__name__})", 401) from None
+    if claims["sub"] != client.id:
+        raise OAuthError("invalid_client", "the assertion's sub must equal its iss (the client id)", 401)
+    if not isinstance(claims["exp"], (int, float)) or claims["exp"] > time.time() + MAX_ASSERTION_LIFETIME + SKEW_SECONDS:
+        raise OAuthError("invalid_client", "the assertion's exp is more than five minutes ahead", 401)
+    if not isinstance(claims["jti"], str) or not replay.check_and_add(f"{client.id}|{claims['jti']}", claims["exp"]):
+        raise OAuthError("invalid_client", "the assertion's jti was already used", 401)
+    return client
+
+
+async def fetch_client_jwks(client: RegisteredClient, kid: object, jwks: JwksCache) -> dict:
+    assert client.jwks_uri is not None
+    try:
+        return await jwks.fetch(client.jwks_uri, kid)
+    except ApiError:
+        raise OAuthError("invalid_client", "the client's registered JWK Set could not be read", 401) from None
+
+
+def granted_scopes(client: RegisteredClient, requested: str) -> list[str]:
+    """requested ∩ registered; invalid_scope when nothing requested is allowed."""
+    if not requested.strip():
+        raise OAuthError("invalid_scope", "ask for at least one scope, e.g. system/Claim.c")
+    granted = grant(client.scope, requested)
+    if not granted:
+        raise OAuthError("invalid_scope", "none of the requested scopes is registered for this client")
+    return granted
+
+
+def issue_token(secret: str, issuer: str, client: RegisteredClient, scopes: list[str]) -> dict[str, Any]:
+    """The token response (RFC 6749 section 5.1; SMART: token_type bearer, expires_in at most 300)."""
+    now = int(time.time())
+    claims = {"iss": issuer, "aud": issuer, "sub": client.id, "owner": client.owner, "scope": " ".join(scopes),
+              "iat": now, "exp": now + TOKEN_SECONDS, "jti": secrets.token_urlsafe(12)}
+    return {"access_token": jwt.encode(claims, secret, algorithm="HS256"), "token_type": "bearer",
+            "expires_in": TOKEN_SECONDS, "scope": " ".join(scopes)}
+
+
+def read_token(token: str, secret: str, issuer: str) -> Caller | None:
+    """The caller a bearer token names, or None when it is not one of ours, tampered or expired."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], audience=issuer, issuer=issuer,
+                            options={"require": ["sub", "exp", "scope", "owner"]})
+    except jwt.PyJWTError:
+        return None
+    if not all(isinstance(claims.get(k), str) for k in ("sub", "scope", "owner")):
+        return None
+    return Caller(claims["sub"], claims["owner"], tuple(parse_scopes(claims["scope"])))
