@@ -5,6 +5,7 @@ from datetime import date
 
 from fastapi import APIRouter, Request
 
+from service.auth.routes import token_url
 from service.fhir.outcome import fhir_response
 
 SDC = "http://hl7.org/fhir/uv/sdc/OperationDefinition"
@@ -24,6 +25,16 @@ SERVED = {
 }
 
 router = APIRouter(tags=["fhir"])
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def security(base_url: str) -> dict:
+    """rest.security: SMART Backend Services (SMART App Launch 2.x "Conformance"; the oauth-uris extension)."""
+    return {"extension": [{"url": OAUTH_URIS, "extension": [{"url": "token", "valueUri": token_url(base_url)}]}],
+            "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                     "code": "SMART-on-FHIR"}]}],
+            "description": "Patient data needs a bearer token from the token endpoint (SMART Backend "
+                           "Services); see /.well-known/smart-configuration."}
 
 
 def build_capability_statement(base_url: str) -> dict:
@@ -33,7 +44,7 @@ def build_capability_statement(base_url: str) -> dict:
         "format": ["json"], "implementation": {"description": "Besponsa prior authorization", "url": f"{base_url}/fhir"},
         "software": {"name": "besponsa-pa", "version": "0.1.0"},
         "instantiates": ["http://hl7.org/fhir/us/davinci-dtr/CapabilityStatement/dtr-payer-service"],
-        "rest": [{"mode": "server", "resource": [
+        "rest": [{"mode": "server", "security": security(base_url), "resource": [
             {"type": kind,
              "interaction": [{"code": i} for i in interactions],
              **({"searchParam": [{"name": p, "type": "reference" if p in ("patient", "request") else "uri"

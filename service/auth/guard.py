@@ -130,8 +130,10 @@ class AccessGuard:
             scope.setdefault("state", {})["caller"] = caller
             await self.app(scope, receive, send_status)
         finally:
-            event = {"agent": agent[:256], "action": rule_.audit, "resource_type": rule_.resource,
-                     "resource_id": (rid or scope.get("state", {}).get("audit_id") or None),
+            # A route may name what it made (e.g. $submit: the ClaimResponse) in request.state.audit_ref.
+            kind, made = scope.get("state", {}).get("audit_ref") or (rule_.resource, None)
+            event = {"agent": agent[:256], "action": rule_.audit, "resource_type": kind,
+                     "resource_id": rid or made,
                      "outcome": "0" if status < 400 else "4" if status < 500 else "8",
                      "route": rule_.pattern.pattern[:128], "request_id": request_id.get()[:64]}
             if event["resource_id"] is not None:

@@ -86,6 +86,15 @@ class HttpClient:
         """POST application/x-www-form-urlencoded (OAuth 2.0 token requests), JSON back."""
         return expect_json(await self.request("POST", url, form=form, what=what), what)
 
+    def post_form_sync(self, url: str, form: dict[str, str], *, what: str = "the server") -> Any:
+        """A blocking form POST for command-line tools (getting a token)."""
+        try:
+            with httpx.Client(transport=self.sync_transport, timeout=self.timeout) as client:
+                response = client.post(url, data=form, headers={"Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise upstream(f"{what} could not be reached ({type(exc).__name__})") from None
+        return expect_json(Reply(response.status_code, response.headers, parse_json(response.content)), what)
+
     def post_json_sync(self, url: str, body: object, *, token: str | None = None,
                        what: str = "the server") -> Any:
         """A blocking POST for command-line tools (publishing artifacts)."""

@@ -34,7 +34,7 @@ async def claim_submit(request: Request):
     req = read_submit(unwrap_resource(await read_json(request)))
     storage, settings = request.app.state.storage, request.app.state.settings
     stored = await run_in_threadpool(submit, storage, settings, req, owner_of(request))
-    request.state.audit_id = stored.response.response_id
+    request.state.audit_ref = ("ClaimResponse", stored.response.response_id)
     log.info("pas determination", extra={"fields": {
         "payer": stored.claim.payer_id, "decision": stored.claim.decision, "replayed": not stored.created}})
     return fhir_response(response_bundle(settings.public_base_url, stored))
