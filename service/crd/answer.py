@@ -7,7 +7,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from service.engine.evaluate import APPROVE, DENY, Reason
+from service.engine.evaluate import APPROVE, DENY, UNKNOWN, Reason
 from service.fhir.json import listed
 from service.policies import canonical
 from service.policies.concepts import SYSTEM
@@ -56,7 +56,7 @@ def assertion_parts(policy: Policy, outcome: ChartOutcome, primary: bool, base_u
                       "text": "The patient's coverage is not active."})]
     elif outcome is not None and outcome[0] == DENY:
         parts.append(sub("covered", "valueCode", "not-covered"))
-        for r in outcome[1]:
+        for r in ruling_out(outcome[1]):
             parts.append(sub("reason", "valueCodeableConcept", {
                 "coding": [{"system": SYSTEM, "code": r.concept}],
                 "text": f"{policy.payer_name} policy: “{r.cite}”"}))
@@ -79,6 +79,11 @@ def assertion_parts(policy: Policy, outcome: ChartOutcome, primary: bool, base_u
                                                          "display": "Policy Link"}]}),
         sub("value", "valueString", f"{base_url}/policies/{policy.payer_id}")]})
     return tuple(parts)
+
+
+def ruling_out(reasons: tuple[Reason, ...]) -> tuple[Reason, ...]:
+    """The facts that rule the order out; what the chart does not say is no reason for not-covered."""
+    return tuple(r for r in reasons if r.status != UNKNOWN) or reasons
 
 
 def same_assertion(old: dict, new: dict) -> bool:
@@ -161,7 +166,7 @@ def build_instruction_cards(policy: Policy, outcome: ChartOutcome, primary: bool
         cards.append(card("Coverage is not active: Besponsa is not covered under it", name,
                           "coverage-info", "warning"))
     elif outcome is not None and outcome[0] == DENY:
-        why = "\n".join(f"- {r.concept}: “{r.cite}”" for r in outcome[1])
+        why = "\n".join(f"- {r.concept}: “{r.cite}”" for r in ruling_out(outcome[1]))
         cards.append(card(f"Not covered by {name} on the chart's facts", name, "coverage-info",
                           "warning", f"The chart shows the policy is not met:\n{why}"))
     elif primary:

@@ -80,6 +80,7 @@ def build_library(policy: Policy) -> dict:
                        f"from service/policies/payers/{policy.payer_id}.py.",
         "dataRequirement": [{"type": t} for t in ("Patient", "Condition", "Observation", "Medication",
                                                   "MedicationStatement", "MedicationRequest",
+                                                  "MedicationAdministration", "MedicationDispense",
                                                   "PractitionerRole")],
         "content": [
             {"contentType": "text/cql", "data": base64.b64encode(cql.encode()).decode()},

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 
 from service.dtr.artifacts import libraries, questionnaires
 from service.dtr.response import build_draft_response
-from service.engine.prefill import prefill_bundle
+from service.engine.prefill import prefill_with_evidence
 from service.errors import bad_request, invalid, not_found, problem
-from service.fhir.bundle import as_collection, flatten_all, index_resources
+from service.fhir.bundle import flatten_all, index_resources
 from service.fhir.coverage import payer_of_coverage, unknown_payer_message
 from service.fhir.json import obj, objs
 from service.policies import canonical
@@ -86,7 +86,8 @@ def build_package(body: object, today: date) -> dict:
     policy = choose_policy(coverages, strings_named(params, "questionnaire", "valueCanonical"), known)
     questionnaire = questionnaires()[canonical.questionnaire_id(policy)]
     library = libraries()[canonical.library_id(policy)]
-    answers = prefill_bundle(as_collection(chart), concepts_used(policy), today) if chart else {}
+    found = prefill_with_evidence(chart, concepts_used(policy), today)
+    answers, evidence = {c: v for c, (v, _) in found.items()}, {c: e for c, (_, e) in found.items()}
     subject = next((ref for r in orders + coverages
                     if isinstance(ref := obj(r.get("subject") or r.get("beneficiary")).get("reference"), str)), None)
     contexts = [ref for r in orders + coverages if (ref := reference_to(r))]
@@ -98,7 +99,7 @@ def build_package(body: object, today: date) -> dict:
                {"fullUrl": f"{canonical.CANONICAL_BASE}/Library/{library['id']}", "resource": library}]
     if subject:  # a draft needs its patient (DTR QuestionnaireResponse: subject 1..1)
         draft = build_draft_response(policy, questionnaire, answers, subject={"reference": subject},
-                                     contexts=contexts)
+                                     contexts=contexts, evidence=evidence)
         entries.append({"fullUrl": f"urn:uuid:{draft['id']}", "resource": draft})
     package = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "meta": {"profile": [DTR_PACKAGE_BUNDLE]},
                "type": "collection", "timestamp": datetime.now(UTC).replace(microsecond=0).isoformat(),
@@ -135,8 +136,9 @@ def populate(qid: str, params: list[dict], chart: list[dict], today: date) -> di
     """SDC $populate: Parameters `response`, a QuestionnaireResponse whose chart answers carry origin `auto`."""
     policy, questionnaire = find_questionnaire(qid)
     subject = read_subject(params)
-    answers = prefill_bundle(as_collection(chart), concepts_used(policy), today)
-    response = build_draft_response(policy, questionnaire, answers, subject=subject, contexts=[subject])
+    found = prefill_with_evidence(chart, concepts_used(policy), today)
+    response = build_draft_response(policy, questionnaire, {c: v for c, (v, _) in found.items()}, subject=subject,
+                                    contexts=[subject], evidence={c: e for c, (_, e) in found.items()})
     return {"resourceType": "Parameters", "parameter": [{"name": "response", "resource": response}]}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from service.engine.prefill import describe_evidence
 from service.policies import canonical
 from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS, SYSTEM
 from service.policies.model import Policy
@@ -12,6 +13,7 @@ DTR_QR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnai
 QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"
 INTENDED_USE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/intendedUse"
 ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
+PREFILL_EVIDENCE = "http://example.org/fhir/StructureDefinition/prefill-evidence"
 
 
 def to_answer(code: str, value: object, origin: str = "auto") -> dict:
@@ -23,7 +25,17 @@ def to_answer(code: str, value: object, origin: str = "auto") -> dict:
             "extension": [{"url": ORIGIN, "extension": [{"url": "source", "valueCode": origin}]}]}
 
 
-def build_items(q_items: list[dict], answers: dict[str, object], origins: dict[str, str]) -> list[dict]:
+def evidence_extension(evidence: dict[str, str]) -> dict:
+    """Which chart entry a prefilled answer came from, for the clinician to check at a glance.
+
+    DTR's information-origin `source` takes no sub-extensions, so the reference rides beside it.
+    """
+    return {"url": PREFILL_EVIDENCE, "valueReference": {"reference": evidence["reference"],
+                                                        "display": describe_evidence(evidence)}}
+
+
+def build_items(q_items: list[dict], answers: dict[str, object], origins: dict[str, str],
+                evidence: dict[str, dict[str, str] | None] | None = None) -> list[dict]:
     """Response items mirroring the Questionnaire's nesting; unanswered questions carry no answer."""
     out = []
     for item in q_items:
@@ -31,11 +43,14 @@ def build_items(q_items: list[dict], answers: dict[str, object], origins: dict[s
             continue
         if item["type"] == "group":
             out.append({"linkId": item["linkId"], "text": item.get("text"),
-                        "item": build_items(item.get("item", []), answers, origins)})
+                        "item": build_items(item.get("item", []), answers, origins, evidence)})
         elif item["linkId"] in answers:
             code = item["linkId"]
-            out.append({"linkId": code, "text": item["text"],
-                        "answer": [to_answer(code, answers[code], origins.get(code, "auto"))]})
+            answer = to_answer(code, answers[code], origins.get(code, "auto"))
+            source = (evidence or {}).get(code)
+            if source and origins.get(code, "auto") == "auto":
+                answer["extension"].append(evidence_extension(source))
+            out.append({"linkId": code, "text": item["text"], "answer": [answer]})
         else:  # every question is present in a draft (DTR QR: item 1..*), unanswered ones bare
             out.append({"linkId": item["linkId"], "text": item["text"]})
     return out
@@ -43,7 +58,8 @@ def build_items(q_items: list[dict], answers: dict[str, object], origins: dict[s
 
 def build_draft_response(policy: Policy, questionnaire: dict, answers: dict[str, object], *,
                          subject: dict | None, contexts: list[dict],
-                         origins: dict[str, str] | None = None) -> dict:
+                         origins: dict[str, str] | None = None,
+                         evidence: dict[str, dict[str, str] | None] | None = None) -> dict:
     """An in-progress response to the payer's Questionnaire, prefilled where the chart allows."""
     qr = {"resourceType": "QuestionnaireResponse", "id": str(uuid.uuid4()),
           "meta": {"profile": [DTR_QR]},
@@ -53,7 +69,7 @@ def build_draft_response(policy: Policy, questionnaire: dict, answers: dict[str,
           "questionnaire": canonical.questionnaire_canonical(policy),
           "status": "in-progress",
           "authored": datetime.now(UTC).replace(microsecond=0).isoformat(),
-          "item": build_items(questionnaire["item"], answers, origins or {})}
+          "item": build_items(questionnaire["item"], answers, origins or {}, evidence)}
     if subject:
         qr["subject"] = subject
     return qr

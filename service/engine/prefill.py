@@ -25,6 +25,25 @@ def prefill_view(view: dict[str, object], concepts: Iterable[str], today: date) 
     return {code: values[define] for code, define in wanted if define in values}
 
 
+Evidence = dict[str, str]  # {"reference": "Observation/o1", "date": "2026-11-25" or "", "label": "CD22 result"}
+
+
+def prefill_with_evidence(resources: Iterable[object], concepts: Iterable[str],
+                          today: date) -> dict[str, tuple[object, Evidence | None]]:
+    """prefill_resources with, for each answer, the chart resource it came from (DTR: show the clinician why)."""
+    wanted = [(code, CONCEPT_DEFINES[code]) for code in concepts if code in CONCEPT_DEFINES]
+    view: dict[str, object] = {"_index": cql_equivalents.index_chart(resources)}
+    found = cql_equivalents.evaluate_with_evidence(view, (define for _, define in wanted), today)
+    return {code: found[define] for code, define in wanted if define in found}
+
+
+def describe_evidence(evidence: Evidence | None) -> str:
+    """'CD22 result of 2026-11-25': what the clinician reads beside a prefilled answer."""
+    if not evidence:
+        return ""
+    return f"{evidence.get('label') or 'chart entry'}" + (f" of {evidence['date']}" if evidence.get("date") else "")
+
+
 def prefill_bundle(bundle: dict[str, object], concepts: Iterable[str], today: date) -> dict[str, object]:
     """prefill_view over a chart Bundle (DTR $populate, $questionnaire-package, the SMART app)."""
     return prefill_view({"_index": cql_equivalents.index_bundle(bundle)}, concepts, today)

@@ -36,6 +36,9 @@ CHART_QUERIES: tuple[ChartQuery, ...] = (
     ChartQuery("observations", f"Observation?patient={{{{context.patientId}}}}&code={OBSERVATION_CODES}"),
     ChartQuery("medicationStatements", "MedicationStatement?patient={{context.patientId}}"),
     ChartQuery("medicationRequests", "MedicationRequest?patient={{context.patientId}}"),
+    # CONTRACT: TKI history from all four medication record types.
+    ChartQuery("medicationAdministrations", "MedicationAdministration?patient={{context.patientId}}"),
+    ChartQuery("medicationDispenses", "MedicationDispense?patient={{context.patientId}}"),
 )
 CHART_PREFETCH = {q.key: q.template for q in CHART_QUERIES}
 ENCOUNTER_QUERY = ChartQuery("encounter", "Encounter/{{context.encounterId}}")

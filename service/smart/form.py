@@ -15,8 +15,9 @@ from service.policies.registry import PAYER_ID_SYSTEM
 FROM_CHART = "From chart"
 
 
-def render_questionnaire(questionnaire: dict, prefill: dict[str, object]) -> dict:
-    """A copy for LHC-Forms: chart answers as `initial`, marked with a visible prefix; no CQL."""
+def render_questionnaire(questionnaire: dict, prefill: dict[str, object], sources: dict[str, str] | None = None) -> dict:
+    """A copy for LHC-Forms: chart answers as `initial`, marked with a visible prefix naming the chart
+    entry they came from ("From chart: CD22 result of 2026-11-25"); no CQL."""
     q = copy.deepcopy(questionnaire)
     q["extension"] = [e for e in q.get("extension", []) if not e["url"].endswith("cqf-library")]
     for item in iter_items(q["item"]):
@@ -28,7 +29,8 @@ def render_questionnaire(questionnaire: dict, prefill: dict[str, object]) -> dic
             answer = to_answer(code, prefill[code])
             answer.pop("extension")
             item["initial"] = [answer]
-            item["prefix"] = FROM_CHART
+            source = (sources or {}).get(code)
+            item["prefix"] = f"{FROM_CHART}: {source}" if source else FROM_CHART
     return q
 
 

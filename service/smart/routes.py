@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api.body import read_json
 from service.dtr.artifacts import questionnaires
 from service.engine.answers import read_answers
-from service.engine.prefill import prefill_resources
+from service.engine.prefill import describe_evidence, prefill_with_evidence
 from service.errors import ApiError, forbidden, invalid, unauthorized
 from service.fhir.client import FhirServer
 from service.fhir.coverage import payer_of_coverage
@@ -153,14 +153,16 @@ async def form(request: Request):
     except ApiError as exc:
         return problem(request, exc.status, "Cannot open the form", exc.message)
     policy: Policy = ctx["policy"]
-    prefill = prefill_resources(ctx["resources"], concepts_used(policy), date.today())
+    found = prefill_with_evidence(ctx["resources"], concepts_used(policy), date.today())
+    prefill = {code: value for code, (value, _) in found.items()}
+    sources = {code: describe_evidence(evidence) for code, (_, evidence) in found.items()}
     if ctx["response"]:  # resume: what was saved before wins over a fresh prefill
         saved, _ = read_response_answers(ctx["response"])
         prefill = {**prefill, **saved}
         session["saved_id"] = ctx["response"].get("id")
     session.update(payer=policy.payer_id, prefill=prefill, ctx={k: ctx[k] for k in ("patient", "coverage", "order")})
     await store_session(request, session)
-    questionnaire = render_questionnaire(questionnaires()[canonical.questionnaire_id(policy)], prefill)
+    questionnaire = render_questionnaire(questionnaires()[canonical.questionnaire_id(policy)], prefill, sources)
     return page(request, "form.html", payer=policy.payer_name, policy_url=f"/policies/{policy.payer_id}",
                 questionnaire=questionnaire, csrf=session["csrf"], prefilled=len(prefill))
 

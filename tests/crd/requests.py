@@ -46,6 +46,8 @@ def chart(age_birth: str = "1980-01-01", dx: str = "C91.02", cd22: float | None 
                                *([ph(ph_result)] if ph_result else [])),
         "medicationStatements": bundle(),
         "medicationRequests": bundle(),
+        "medicationAdministrations": bundle(),
+        "medicationDispenses": bundle(),
     }
 
 

@@ -22,7 +22,8 @@ PAYERS = sorted(load_policies())
 HOOKS = [("besponsa-order-sign", "order-sign"), ("besponsa-order-select", "order-select")]
 PREFETCH_OF = {"Patient": "patient", "Condition": "conditions", "Observation": "observations",
                "PractitionerRole": "practitionerRole", "MedicationStatement": "medicationStatements",
-               "MedicationRequest": "medicationRequests", "Medication": "medicationStatements"}
+               "MedicationRequest": "medicationRequests", "Medication": "medicationStatements",
+               "MedicationAdministration": "medicationAdministrations", "MedicationDispense": "medicationDispenses"}
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
-"""The CQL (real ELM, cql-execution + cql-exec-fhir) and its Python equivalents agree on every chart."""
+"""The CQL (real ELM, cql-execution + cql-exec-fhir) and its Python equivalents agree on every chart:
+the synthetic corpus (one rule per chart) and the EHR-shaped charts of tests/fixtures/ehr_charts."""
 from __future__ import annotations
 
 import json
@@ -12,14 +13,14 @@ import cql_equivalents
 from service.dtr.cql import ARTIFACTS, ROOT, defines_for
 from service.policies import canonical
 from service.policies.registry import load_policies
-from tests.fixtures.corpus import build_corpus
+from tests.fixtures.corpus import build_corpus, build_medication_corpus, ehr_charts
 
 TODAY = date(2026, 11, 23)
 NODE_TOOLS = ROOT / "tools" / "node" / "node_modules"
 pytestmark = pytest.mark.skipif(not (shutil.which("node") and NODE_TOOLS.exists()),
                                 reason="node and tools/node/node_modules are needed (npm ci --prefix tools/node)")
 POLICIES = load_policies()
-CORPUS = build_corpus()
+CORPUS = build_corpus() + build_medication_corpus() + [c.bundle for c in ehr_charts()]
 
 
 def run_elm(name: str, defines: list[str]) -> dict:
@@ -31,8 +32,15 @@ def run_elm(name: str, defines: list[str]) -> dict:
 
 
 def test_corpus_is_large_and_varied():
-    assert len(CORPUS) >= 30
+    assert len(CORPUS) >= 80
     assert len({e["resource"]["id"] for b in CORPUS for e in b["entry"] if e["resource"]["resourceType"] == "Patient"}) == len(CORPUS)
+
+
+def test_every_define_is_answered_and_left_empty_somewhere():
+    """The agreement below is not vacuous: each define has values and Nones across the corpus."""
+    for define in cql_equivalents.DEFINES:
+        values = [cql_equivalents.evaluate_define(define, chart, TODAY) for chart in CORPUS]
+        assert None in values and any(v is not None for v in values), define
 
 
 @pytest.mark.parametrize("payer", sorted(POLICIES))

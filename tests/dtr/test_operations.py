@@ -135,3 +135,19 @@ def test_populate_errors(client):
     r = client.post("/fhir/Questionnaire/besponsa-aetna/$populate", json={"resourceType": "Parameters", "parameter": [
         {"name": "subject", "valueReference": {"reference": "Patient/p1"}}]})
     assert r.status_code == 422 and "chart" in r.json()["issue"][0]["diagnostics"]
+
+
+def test_populate_names_the_chart_entry_behind_each_prefilled_answer(client):
+    """Issue 17: each answered item says where it came from (an Observation and its date)."""
+    from tests.fixtures.charts import interpretation
+    cd22 = {**cd22_percent(64.0, when="2026-11-25", oid="lab-cd22"), "interpretation": interpretation("POS")}
+    chart = bundle(patient("1980-03-01"), condition("C91.02"), cd22)
+    r = client.post("/fhir/Questionnaire/besponsa-aetna/$populate", json={"resourceType": "Parameters", "parameter": [
+        {"name": "subject", "valueReference": {"reference": "Patient/p1"}}, {"name": "content", "resource": chart}]})
+    items = {i["linkId"]: i for i in populated(r.json())["item"]}
+    evidence = {e["url"]: e for e in items["cd22-status"]["answer"][0]["extension"]}
+    source = evidence["http://example.org/fhir/StructureDefinition/prefill-evidence"]["valueReference"]
+    assert source == {"reference": "Observation/lab-cd22", "display": "CD22 result of 2026-11-25"}
+    assert items["cd22-status"]["answer"][0]["valueCoding"]["code"] == "positive"
+    age = {e["url"]: e for e in items["age-years"]["answer"][0]["extension"]}
+    assert age["http://example.org/fhir/StructureDefinition/prefill-evidence"]["valueReference"]["reference"] == "Patient/p1"

@@ -124,4 +124,4 @@ def chart_for(payer: str, *extra: dict) -> list[dict]:
     from tests.fixtures.charts import NEG, cd22_percent, condition, patient, ph
     cov, org = [e["resource"] for e in coverage_bundle(payer)["entry"]]
     return [patient("1975-04-02"), cov, org, besponsa_request(), condition("C91.02"),
-            cd22_percent(64.0), ph(NEG), *extra]
+            cd22_percent(64.0, interpret=("POS",)), ph(NEG), *extra]  # the lab's own call: positive

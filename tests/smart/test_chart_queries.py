@@ -64,3 +64,17 @@ def test_crd_prefetch_and_the_app_ask_the_same_queries(settings):
         filled = query.template.replace("{{context.patientId}}", "p1").replace("{{userPractitionerRoleId}}", "role1")
         assert prefetch[query.key] == query.template
         assert filled in asked, (query.key, sorted(asked))
+
+
+def test_the_form_says_which_chart_entry_each_answer_came_from(settings):
+    ehr = FakeEhr(chart_for("nanthealth", ONCOLOGIST))
+    questionnaire = open_form(settings, ehr)
+    prefixes = {}
+
+    def walk(items):
+        for item in items:
+            prefixes[item["linkId"]] = item.get("prefix")
+            walk(item.get("item", []))
+    walk(questionnaire["item"])
+    assert prefixes["cd22-status"] == "From chart: CD22 result of 2026-10-01"
+    assert prefixes["prescriber-oncologist"] == "From chart: practitioner role"
