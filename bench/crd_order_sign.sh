@@ -10,6 +10,8 @@
 #                 every call runs prefill and the decision
 #
 # Usage: bash bench/crd_order_sign.sh [seconds per run] [rounds]
+#   COMPARE_WITH=/path/to/another/checkout adds its same-chart and new-charts runs to every round
+#   (before/after a change: git worktree add /tmp/before <commit>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-15}"
@@ -43,9 +45,10 @@ LUA
 }
 script "$work/same.lua" 1
 script "$work/new.lua" 20000
-run() {  # name app port path lua
+run() {  # name app port path lua [app-dir]
   DATA_DIR="$work/data-$3" LOG_LEVEL=WARNING PUBLIC_BASE_URL="http://127.0.0.1:$3" \
-    python3 -m uvicorn "$2" --host 127.0.0.1 --port "$3" --workers 1 --log-level warning --no-access-log &
+    python3 -m uvicorn "$2" --host 127.0.0.1 --port "$3" --workers 1 --log-level warning --no-access-log \
+    --app-dir "${6:-.}" &
   local pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$3/docs" 2>/dev/null && break; sleep 0.1; done
   local url="http://127.0.0.1:$3$4"
@@ -62,6 +65,10 @@ for round in $(seq "$ROUNDS"); do
   run floor-orjson bench.floor_app:app 18082 /orjson/cds-services/besponsa-order-sign "$work/same.lua"
   run same-chart service.app:app 18083 /cds-services/besponsa-order-sign "$work/same.lua"
   run new-charts service.app:app 18084 /cds-services/besponsa-order-sign "$work/new.lua"
+  if [ -n "${COMPARE_WITH:-}" ]; then
+    run same-chart-other service.app:app 18085 /cds-services/besponsa-order-sign "$work/same.lua" "$COMPARE_WITH"
+    run new-charts-other service.app:app 18086 /cds-services/besponsa-order-sign "$work/new.lua" "$COMPARE_WITH"
+  fi
 done | tee "$work/results"
 python3 - "$work/results" <<'PY'
 import re, statistics, sys
@@ -74,7 +81,7 @@ print(f"\nmedians over {len(rounds)} rounds:")
 for name, rows in runs.items():
     print(f"  {name:13s} {statistics.median(r[0] for r in rows):6.0f} req/s  p50 "
           f"{statistics.median(r[1] for r in rows):.2f} ms  p99 {statistics.median(r[2] for r in rows):.2f} ms")
-for name in ("same-chart", "new-charts"):
+for name in [n for n in ("same-chart", "new-charts", "same-chart-other", "new-charts-other") if n in runs]:
     for floor in ("floor-json", "floor-orjson"):
         ratios = [a[0] / b[0] for a, b in zip(runs[name], runs[floor])]
         print(f"  {name} / {floor}: median {statistics.median(ratios):.2f} "

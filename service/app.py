@@ -5,6 +5,7 @@ import gc
 import importlib
 import inspect
 import logging
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,20 +14,26 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from service.api.headers import HttpPolicy
 from service.auth.guard import AccessGuard
 from service.auth.routes import start_auth
 from service.config import Settings, get_settings
 from service.crd.fastpath import HookFastPath
 from service.crd.routes import start_crd
-from service.errors import ApiError, Issue, render
+from service.errors import ApiError, Issue, invalid, render, unavailable
 from service.fhir.client import HttpClient
 from service.logs import RequestIdMiddleware, configure_logging
+from service.pas.submit import response_bundle
 from service.policies.registry import all_policies
 from service.smart.routes import start_smart
 from service.storage import open_storage
+from service.storage.claims import get_response
+from service.storage.schema import start_schema
+from service.subscriptions.worker import start_subscriptions
 
 # The route registry: each module exposes `router`. Discovery documents are built from the
 # same registries the routes use (crd.services, policies.registry), never from a second list.
@@ -40,6 +47,8 @@ ROUTERS = (
     "service.dtr.routes",
     "service.pas.routes",
     "service.smart.routes",
+    "service.review.routes",
+    "service.subscriptions.routes",
     "service.api.docs",
     "service.auth.routes",
 )
@@ -53,18 +62,20 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
     `transport` replaces the network for every outbound call (tests pass an httpx MockTransport).
     """
     settings = settings or load_settings()
+    check_data_dir(settings)
     configure_logging(settings.log_level)
     all_policies()  # validate every declaration now, not on the first request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.storage = open_storage(settings)
-        init = getattr(app.state.storage, "migrate", None)
-        if init:
-            init()
+        app.state.stopping = threading.Event()
+        app.state.schema = start_schema(app.state.storage, app.state.stopping)
         start_crd(app)
         start_auth(app)
         start_smart(app)
+        start_subscriptions(app, lambda rid: response_bundle(settings.public_base_url, s)
+                            if (s := get_response(app.state.storage, rid)) else None)
         # Everything loaded so far (models, declarations, FHIR classes) lives as long as the
         # process: keep it out of the collector's full passes, which took ~36 ms and showed up
         # as order-sign's p99.
@@ -73,11 +84,12 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
         log.info("started", extra={"fields": {"payers": sorted(all_policies()),
                                               "storage": app.state.storage.engine.dialect.name}})
         yield
+        app.state.stopping.set()
         for close in app.state.shutdown_hooks:  # e.g. flush the CRD audit writer
             close()
         app.state.storage.close()
 
-    app = FastAPI(title="Besponsa prior authorization (Da Vinci CRD, DTR, PAS)",
+    app = FastAPI(title="Besponsa prior authorization (Da Vinci CRD, DTR, PAS)", redirect_slashes=False,
                   version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   **telemetry_options(settings))
     app.state.settings = settings
@@ -90,6 +102,7 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
     install_error_handlers(app)
     app.add_middleware(HookFastPath)  # inside the request-id middleware: hook calls get ids too
     app.add_middleware(AccessGuard)  # patient-data routes: token, scope, access trail
+    app.add_middleware(HttpPolicy)  # JSON only for FHIR; security headers on every response
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -103,6 +116,16 @@ def telemetry_options(settings: Settings) -> dict:
 
 class SettingsError(SystemExit):
     """Start-up refused: the message names each bad environment variable."""
+
+
+def check_data_dir(settings: Settings) -> None:
+    """The embedded database's folder must be creatable: say so in one line naming DATA_DIR."""
+    if settings.database_url is None:
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(f"invalid settings:\n  DATA_DIR: {str(settings.data_dir)!r} cannot be created "
+                                f"({exc.strerror})") from None
 
 
 def load_settings() -> Settings:
@@ -134,6 +157,14 @@ def install_error_handlers(app: FastAPI) -> None:
             path = ".".join(str(p) for p in e["loc"])
             issues.append(Issue("invalid", f"{path}: {e['msg']}", (path,)))
         return error_response(ApiError(422, tuple(issues)))
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        # Never the statement or its parameters (patient data): the type says enough to an operator.
+        log.error("database error", extra={"fields": {"error": f"{type(exc).__name__} ({type(exc.orig).__name__})"}})
+        if isinstance(exc, DataError):  # a value the database will not store (too long, NUL): checked
+            return error_response(invalid("a value in the request cannot be stored (too long or not text)"))
+        return error_response(unavailable("the database is not answering; try again shortly"))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

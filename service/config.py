@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     smart_clients: str = ""
     # Authorization off, for local experiments only: start-up warns and /readyz says so.
     auth_disabled: bool = False
+    # Servers a caller may make us call (SMART iss, $populate and CDS Hooks fhirServer): origins,
+    # '*' allowed in host or port; plain http only for loopback (service/fhir/origins.py).
+    ehr_allowed_origins: str = "https://*"
+    # Database deadlines: a database that stops answering fails a request fast (503), never hangs it.
+    db_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    db_statement_timeout_seconds: float = Field(15.0, gt=0, le=300)
+    db_pool_timeout_seconds: float = Field(5.0, gt=0, le=60)
 
     @field_validator("public_base_url")
     @classmethod
@@ -70,6 +77,21 @@ class Settings(BaseSettings):
         except (ValueError, OSError) as exc:
             raise ValueError(f"SMART_CLIENTS: {exc}") from None
         return value
+
+    @field_validator("ehr_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        from service.fhir.origins import parse_origins
+        try:
+            parse_origins(value)
+        except ValueError as exc:
+            raise ValueError(f"EHR_ALLOWED_ORIGINS: {exc}") from None
+        return value
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        from service.fhir.origins import parse_origins
+        return parse_origins(self.ehr_allowed_origins)
 
     @property
     def sqlalchemy_url(self) -> str:

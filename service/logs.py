@@ -53,6 +53,11 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("uvicorn.access").disabled = True  # our middleware logs each request
+    for name in ("uvicorn", "uvicorn.error"):  # uvicorn's own lines (start, stop) in our JSON too
+        server_log = logging.getLogger(name)
+        server_log.handlers[:] = []
+        server_log.propagate = True
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # httpx logs full URLs at INFO, and FHIR search URLs can carry patient ids.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 

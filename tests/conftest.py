@@ -10,7 +10,12 @@ import pytest
 def settings(tmp_path):
     """Authorization off: these tests are about the guides; tests/auth/ turns it on and covers it."""
     from service.config import Settings
-    return Settings(data_dir=tmp_path / "data", public_base_url="http://testserver", auth_disabled=True)
+    return Settings(data_dir=tmp_path / "data", public_base_url="http://testserver", auth_disabled=True,
+                    ehr_allowed_origins=TEST_ORIGINS)
+
+
+# The fake EHRs of the tests: an https name (MockTransport) and loopback servers on any port.
+TEST_ORIGINS = "https://*,http://127.0.0.1:*,http://localhost:*"
 
 
 @pytest.fixture()

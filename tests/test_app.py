@@ -83,13 +83,15 @@ def test_capability_statement_lists_every_operation_that_answers(client):
     ops = {(t, o["name"]) for t, r in resources.items() for o in r.get("operation", [])}
     assert ops == {("Questionnaire", "questionnaire-package"), ("Questionnaire", "populate"),
                    ("Questionnaire", "next-question"), ("Claim", "submit"), ("Claim", "inquire"),
-                   ("ValueSet", "expand")}
+                   ("ValueSet", "expand"), ("Subscription", "status")}
     paths = {"questionnaire-package": "/fhir/Questionnaire/$questionnaire-package",
              "populate": "/fhir/Questionnaire/besponsa-aetna/$populate",
              "next-question": "/fhir/Questionnaire/$next-question",
              "submit": "/fhir/Claim/$submit", "inquire": "/fhir/Claim/$inquire",
              "expand": "/fhir/ValueSet/$expand"}
-    for _, name in ops:  # each listed operation is really routed: garbage gets a 4xx, not a 404/405
+    unknown = client.get("/fhir/Subscription/nope/$status")  # routed: a not-found naming it, not a bare 404
+    assert unknown.status_code == 404 and "Subscription/nope" in unknown.json()["issue"][0]["diagnostics"]
+    for _, name in ops - {("Subscription", "status")}:  # routed: garbage gets a 4xx, not a 404/405
         status = client.post(paths[name], content=b"{}", headers={"content-type": "application/json"}).status_code
         assert 400 <= status < 500 and status not in (404, 405), (name, status)
 
@@ -125,3 +127,35 @@ def test_fastapi_telemetry_is_off_unless_asked_for(tmp_path):
     assert telemetry_options(Settings(data_dir=tmp_path, otel_enabled=True)) == {}
     native = getattr(FastAPI(telemetry=off), "_native_telemetry", None)  # FastAPI 0.16x internals
     assert native is None or not native.enabled()
+
+
+def test_fhir_speaks_json_only_and_says_so_with_406(client):
+    r = client.get("/fhir/metadata", headers={"accept": "application/fhir+xml"})
+    assert r.status_code == 406 and r.json()["issue"][0]["code"] == "not-supported"
+    assert client.get("/fhir/metadata?_format=xml").status_code == 406
+    for accept in ("application/fhir+json", "application/json", "*/*", "application/fhir+xml, application/fhir+json;q=0.5", ""):
+        assert client.get("/fhir/metadata", headers={"accept": accept}).status_code == 200, accept
+
+
+def test_security_headers_on_every_response_and_no_framing_of_pages(client):
+    api = client.get("/fhir/metadata")
+    assert api.headers["x-content-type-options"] == "nosniff" and api.headers["referrer-policy"] == "no-referrer"
+    page = client.get("/smart/launch")  # an HTML problem page
+    assert page.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    docs = client.get("/docs")
+    assert docs.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+
+
+def test_probes_answer_head_and_no_redirect_is_built_from_the_host_header(client):
+    assert client.head("/healthz").status_code == 200 and client.head("/readyz").status_code == 200
+    r = client.get("/fhir/metadata/", headers={"host": "evil.example.org"}, follow_redirects=False)
+    assert r.status_code == 404 and "location" not in r.headers
+
+
+def test_an_uncreatable_data_dir_is_one_line_naming_the_variable(tmp_path):
+    from service.app import SettingsError, create_app
+    from service.config import Settings
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SettingsError, match="DATA_DIR: .* cannot be created"):
+        create_app(Settings(data_dir=blocker / "data"))

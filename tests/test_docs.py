@@ -65,3 +65,18 @@ def test_the_service_docs_are_offline(client):
         pytest.skip("service.api.docs.router is not registered in service/app.py yet "
                     "(add it to ROUTERS and build FastAPI with docs_url=None)")
     check_docs_page(client)
+
+
+def test_every_post_route_is_described_with_its_request_body():
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.config import Settings
+    with TestClient(create_app(Settings(data_dir="/tmp/docs-check", auth_disabled=True))) as client:
+        spec = client.get("/openapi.json").json()
+    assert "/cds-services/{service_id}" in spec["paths"]
+    posts = {path: ops["post"] for path, ops in spec["paths"].items() if "post" in ops}
+    missing = [p for p, op in posts.items() if "requestBody" not in op]
+    assert missing == [], missing
+    hook = posts["/cds-services/{service_id}"]["requestBody"]["content"]["application/json"]
+    assert hook["example"]["hook"] == "order-sign"

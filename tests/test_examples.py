@@ -28,6 +28,8 @@ X12_306 = "https://codesystem.x12.org/005010/306"
 # The decision each PAS example documents in examples/README.md (A1 approved, A3 denied, A4 pended),
 # and the criterion a non-approval must name.
 PAS_DECISIONS = {"aetna": ("A1", None), "bcbst": ("A4", "cd22-status"), "fepblue": ("A3", "cd22-status")}
+PREFILL_EVIDENCE = "http://example.org/fhir/StructureDefinition/prefill-evidence"
+RELATED_CLAIM = "http://terminology.hl7.org/CodeSystem/related-claim-relationship"
 
 
 def questionnaire_canonical(payer: str) -> str:
@@ -38,13 +40,16 @@ def load(rel: str) -> dict:
     return json.loads((EXAMPLES / rel).read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def started(data_dir: Path):
     from service.app import create_app
     from service.config import Settings
-    settings = Settings(data_dir=tmp_path_factory.mktemp("examples") / "data",
-                        public_base_url="http://localhost:8080", auth_disabled=True)
-    with TestClient(create_app(settings)) as c:
+    settings = Settings(data_dir=data_dir, public_base_url="http://localhost:8080", auth_disabled=True)
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with started(tmp_path_factory.mktemp("examples") / "data") as c:
         yield c
 
 
@@ -82,7 +87,7 @@ def payer_of(bundle: dict, coverage: dict) -> str:
 
 def test_every_example_file_is_tested_and_walked_through():
     tested = ({f"order-sign/{p}.json" for p in PAYERS}
-              | {f"pas/submit-{p}.json" for p in PAS_DECISIONS}
+              | {f"pas/submit-{p}.json" for p in PAS_DECISIONS} | {"pas/update-bcbst.json"}
               | {"dtr/questionnaire-package.json", "dtr/populate.json", "dtr/questionnaire-response-aetna.json"})
     present = {str(p.relative_to(EXAMPLES)) for p in EXAMPLES.rglob("*.json")}
     assert present == tested
@@ -147,6 +152,12 @@ def test_populate(client):
     got = answers(out)
     assert got.get("diagnosis") == "b-all" and got.get("disease-status") == "relapsed"
     assert got.get("cd22-percent") == 65 and got.get("ph-status") == "negative"
+    # the chart's CD22 Observation is a bare percent: no status is read from it (README section 2)
+    assert "cd22-status" not in got
+    for item in out["item"]:
+        for answer in item.get("answer", []):
+            evidence = [e for e in answer.get("extension", []) if e["url"] == PREFILL_EVIDENCE]
+            assert len(evidence) == 1 and evidence[0]["valueReference"]["reference"], item["linkId"]
 
 
 @pytest.mark.parametrize("payer", sorted(PAS_DECISIONS))
@@ -187,3 +198,46 @@ def test_the_questionnaire_response_alone(client):
     response = post(client, "/fhir/Questionnaire/$next-question", "dtr/questionnaire-response-aetna.json")
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "completed"
+
+
+def review_action(cr: dict) -> tuple[str, list[str]]:
+    """The X12 306 code of the first item and the reason codes it names."""
+    action = next(e for e in cr["item"][0]["adjudication"][0]["extension"] if e["url"] == REVIEW_ACTION)
+    code = next(p["valueCodeableConcept"]["coding"][0]["code"] for p in action["extension"] if p["url"] == REVIEW_ACTION_CODE)
+    return code, [p["valueCodeableConcept"]["coding"][0]["code"] for p in action["extension"] if p["url"] == "reasonCode"]
+
+
+def test_pend_then_update(tmp_path):
+    """README section 6: the pend asks for cd22-status; the claim update answers it and re-scores the
+    same ClaimResponse (same id and number, version 2). A fresh service, so other tests' order cannot matter."""
+    original, update = load("pas/submit-bcbst.json"), load("pas/update-bcbst.json")
+    claim = update["entry"][0]["resource"]
+    assert update["identifier"] != original["identifier"]
+    assert claim["related"] == [{"claim": {"identifier": original["entry"][0]["resource"]["identifier"][0]},
+                                 "relationship": {"coding": [{"system": RELATED_CLAIM, "code": "prior"}]}}]
+    by_ref = {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"] for e in update["entry"]}
+    qr = by_ref[claim["supportingInfo"][0]["valueReference"]["reference"]]
+    assert answers(qr) == {**answers(next(e["resource"] for e in original["entry"]
+                                          if e["resource"]["resourceType"] == "QuestionnaireResponse")),
+                           "cd22-status": "positive"}
+
+    with started(tmp_path / "data") as client:
+        response = post(client, "/fhir/Claim/$submit", "pas/submit-bcbst.json")
+        assert response.status_code == 200, response.text
+        pended = response.json()
+        cr = pended["entry"][0]["resource"]
+        assert cr["meta"]["versionId"] == "1" and review_action(cr) == ("A4", ["cd22-status"])
+        made = {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"] for e in pended["entry"]}
+        ask = made[cr["communicationRequest"][0]["reference"]]
+        assert [r["coding"][0]["code"] for r in ask["reasonCode"]] == ["cd22-status"]
+        assert any(r["resourceType"] == "Task" for r in made.values())
+
+        response = post(client, "/fhir/Claim/$submit", "pas/update-bcbst.json")
+        assert response.status_code == 200, response.text
+        updated = response.json()["entry"][0]["resource"]
+        assert updated["id"] == cr["id"] and updated["meta"]["versionId"] == "2"
+        assert review_action(updated) == ("A1", [])
+        assert updated["preAuthRef"] == cr["identifier"][0]["value"]
+        assert "communicationRequest" not in updated
+        # a retried update replays version 2
+        assert post(client, "/fhir/Claim/$submit", "pas/update-bcbst.json").json()["entry"][0]["resource"]["meta"]["versionId"] == "2"

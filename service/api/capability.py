@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 
 from service.auth.routes import token_url
 from service.fhir.outcome import fhir_response
+from service.subscriptions import PAS_TOPIC, STATUS_OPERATION, TOPIC_CANONICAL
 
 SDC = "http://hl7.org/fhir/uv/sdc/OperationDefinition"
 DTR = "http://hl7.org/fhir/us/davinci-dtr/OperationDefinition"
@@ -22,7 +23,10 @@ SERVED = {
     "ValueSet": (("read",), (), (("expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"),)),
     "Claim": ((), (), (("submit", f"{PAS}/Claim-submit"), ("inquire", f"{PAS}/Claim-inquiry"))),
     "ClaimResponse": (("read", "search-type"), ("patient", "request"), ()),
+    "Subscription": (("create", "read", "search-type", "delete"), ("status",), (("status", STATUS_OPERATION),)),
 }
+# resource type -> extensions on its entry (R4 Subscriptions Backport: the topics a server offers)
+EXTENSIONS = {"Subscription": [{"url": TOPIC_CANONICAL, "valueCanonical": PAS_TOPIC}]}
 
 router = APIRouter(tags=["fhir"])
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
@@ -45,7 +49,7 @@ def build_capability_statement(base_url: str) -> dict:
         "software": {"name": "besponsa-pa", "version": "0.1.0"},
         "instantiates": ["http://hl7.org/fhir/us/davinci-dtr/CapabilityStatement/dtr-payer-service"],
         "rest": [{"mode": "server", "security": security(base_url), "resource": [
-            {"type": kind,
+            {**({"extension": EXTENSIONS[kind]} if kind in EXTENSIONS else {}), "type": kind,
              "interaction": [{"code": i} for i in interactions],
              **({"searchParam": [{"name": p, "type": "reference" if p in ("patient", "request") else "uri"
                                   if p == "url" else "token"} for p in params]} if params else {}),

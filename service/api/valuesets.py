@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from service.api.body import read_json
+from service.api.openapi import json_body
 from service.errors import invalid, not_found, problem
 from service.fhir.json import objs, text_of
 from service.fhir.outcome import fhir_response, read_or_404
@@ -21,7 +22,7 @@ def expand_by_url(url: str | None = None):
     return fhir_response(expand(found))
 
 
-@router.post("/fhir/ValueSet/$expand")
+@router.post("/fhir/ValueSet/$expand", openapi_extra=json_body("Parameters with url"))
 async def expand_posted(request: Request):
     """$expand with Parameters `url` (valueUri)."""
     body = await read_json(request)

@@ -80,7 +80,7 @@ def authorize(state, rule_: Rule, token: str | None) -> Caller:
         return Caller(UNAUTHENTICATED, None, EVERYTHING)
     if token is None:
         raise unauthorized("a bearer access token is required (SMART Backend Services: POST /auth/token)")
-    caller = read_token(token, state.token_secret, settings.public_base_url)
+    caller = read_token(token, str(state.token_secret), settings.public_base_url)
     if caller is None:
         raise unauthorized("the access token is not valid here (unknown, tampered or expired)")
     if not permits(list(caller.scopes), rule_.resource, rule_.action):

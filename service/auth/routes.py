@@ -26,7 +26,7 @@ from service.auth.tokens import (
 from service.errors import bad_request
 from service.fhir.bundle import searchset
 from service.fhir.outcome import fhir_response
-from service.storage.access import list_access, server_secret
+from service.storage.access import LazySecret, list_access
 
 router = APIRouter(tags=["auth"])
 log = logging.getLogger("service.auth")
@@ -39,7 +39,7 @@ SCOPES_SUPPORTED = ["system/Claim.c", "system/ClaimResponse.rs", "system/Questio
 def start_auth(app) -> None:
     """At start-up: the shared token secret, the JWK Set cache and the assertion replay table."""
     settings = app.state.settings
-    app.state.token_secret = server_secret(app.state.storage, "access-token")
+    app.state.token_secret = LazySecret(app.state.storage, "access-token")
     app.state.auth_jwks = JwksCache(app.state.http, "the client's JWK Set")
     app.state.auth_replay = ReplayCache(app.state.storage)
     app.state.smart_clients = parse_clients(settings.smart_clients)
@@ -78,7 +78,12 @@ def oauth_error(error: OAuthError) -> JSONResponse:
                         headers=headers)
 
 
-@router.post(TOKEN_PATH)
+@router.post(TOKEN_PATH, openapi_extra={"requestBody": {"required": True, "content": {
+    "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": [
+        "grant_type", "client_assertion_type", "client_assertion"], "properties": {
+        "grant_type": {"type": "string", "enum": ["client_credentials"]}, "scope": {"type": "string"},
+        "client_assertion_type": {"type": "string", "enum": [ASSERTION_TYPE]},
+        "client_assertion": {"type": "string", "description": "RS384/ES384 JWT: iss = sub = client id, aud = this URL"}}}}}}})
 async def token(request: Request) -> JSONResponse:
     """client_credentials with a signed JWT client assertion (SMART Backend Services)."""
     raw = await read_bytes(request, 64 * 1024)
@@ -104,7 +109,7 @@ async def token(request: Request) -> JSONResponse:
         scopes = granted_scopes(client, form.get("scope", ""))
     except OAuthError as exc:
         return oauth_error(exc)
-    return JSONResponse(issue_token(state.token_secret, base, client, scopes),
+    return JSONResponse(issue_token(str(state.token_secret), base, client, scopes),
                         headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 

@@ -7,6 +7,7 @@ import time
 from collections import deque
 
 import orjson
+from sqlalchemy.exc import OperationalError
 
 from service.storage.hooks import insert_hook_calls
 
@@ -24,7 +25,8 @@ class AuditWriter:
     def __init__(self, storage, batch: int = 1000, interval: float = 0.25, limit: int = 100_000):
         self.storage, self.batch, self.interval = storage, batch, interval
         self.pending: deque = deque(maxlen=limit)
-        self.dropped = 0
+        self.dropped = 0  # rows the bounded queue pushed out (reported, then reset)
+        self.rejected = 0  # rows the database refused (counted for the life of the process)
         self.second, self.prefix = -1, ""
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="crd-audit", daemon=True)
@@ -60,13 +62,30 @@ class AuditWriter:
                 log.error("audit backlog full; %d hook call records were dropped", self.dropped)
                 self.dropped = 0
             rows = self.take()
-            if rows:
-                try:
-                    insert_hook_calls(self.storage, rows)
-                except Exception:  # noqa: BLE001 - the writer must outlive one bad batch
-                    log.exception("could not store %d hook call records", len(rows))
+            if rows and not self.store(rows):
+                self.pending.extendleft(reversed(rows))  # the database is away: keep them, try later
+                self.stopping.wait(self.interval * 8)
             if len(self.pending) < self.batch:
                 self.stopping.wait(self.interval)
+
+    def store(self, rows: list[tuple]) -> bool:
+        """Write a batch; False when the database is away (rows kept). A batch a row of which the
+        database refuses is written row by row, and only the refused rows are dropped, counted."""
+        try:
+            insert_hook_calls(self.storage, rows)
+            return True
+        except OperationalError:
+            return False
+        except Exception:  # noqa: BLE001 - one bad row must not lose its batch
+            for row in rows:
+                try:
+                    insert_hook_calls(self.storage, [row])
+                except OperationalError:
+                    return False
+                except Exception:  # noqa: BLE001 - a row the database refuses: dropped and counted
+                    self.rejected += 1
+            log.error("hook call records refused by the database", extra={"fields": {"rejected": self.rejected}})
+            return True
 
     def flush(self) -> None:
         """Write everything queued so far (tests, shutdown)."""

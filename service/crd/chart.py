@@ -9,6 +9,7 @@ from service.fhir.bundle import flatten
 from service.fhir.chart import ChartQuery, prefetch_tokens, read_queries
 from service.fhir.client import FhirServer, HttpClient
 from service.fhir.json import obj
+from service.fhir.origins import is_allowed
 
 # Only order and Medication reads, by FHIR id syntax: a reference never becomes an arbitrary URL on the EHR.
 READABLE = re.compile(r"(MedicationRequest|ServiceRequest|MedicationDispense|Medication)/[A-Za-z0-9\-.]{1,64}")
@@ -20,13 +21,16 @@ class Chart:
     extra: list[dict] = field(default_factory=list)  # other prefetch keys: references only
 
 
-def ehr_server(request: dict, http: HttpClient) -> FhirServer | None:
-    """The EHR's FHIR server with the hook's bearer token, when the request lets us read it."""
+def ehr_server(request: dict, http: HttpClient, allowed: tuple[str, ...]) -> FhirServer | None:
+    """The EHR's FHIR server with the hook's bearer token, when the request lets us read it; a
+    fhirServer outside EHR_ALLOWED_ORIGINS is never called (our token would go wherever it points)."""
     server = request.get("fhirServer")
     token = obj(request.get("fhirAuthorization")).get("access_token")
-    if isinstance(server, str) and isinstance(token, str) and token:
-        return FhirServer(http, server, token)
-    return None
+    if not (isinstance(server, str) and isinstance(token, str) and token):
+        return None
+    if not is_allowed(server, allowed):
+        raise precondition_failed("fhirServer is not an EHR this payer is set up to call (EHR_ALLOWED_ORIGINS)")
+    return FhirServer(http, server, token)
 
 
 def hook_tokens(request: dict) -> dict[str, str | None]:
@@ -42,7 +46,8 @@ async def fetch(server: FhirServer, queries: list[ChartQuery], tokens: dict[str,
         raise precondition_failed(f"the EHR FHIR data the hook needs could not be read: {exc.message}") from None
 
 
-async def gather_chart(request: dict, queries: tuple[ChartQuery, ...], http: HttpClient) -> Chart:
+async def gather_chart(request: dict, queries: tuple[ChartQuery, ...], http: HttpClient,
+                       allowed: tuple[str, ...]) -> Chart:
     """Prefetched resources, with what is missing fetched from fhirServer (bearer token)."""
     prefetch = request.get("prefetch")
     if not isinstance(prefetch, dict):
@@ -58,7 +63,7 @@ async def gather_chart(request: dict, queries: tuple[ChartQuery, ...], http: Htt
     extra = [r for key, value in prefetch.items() if key not in keys for r in flatten(value)]
     if not missing:
         return Chart(resources, extra)
-    server = ehr_server(request, http)
+    server = ehr_server(request, http, allowed)
     if server is None:
         if any(q.key == "coverage" for q in missing):
             raise precondition_failed("prefetch 'coverage' is missing and no fhirServer with "
@@ -67,9 +72,10 @@ async def gather_chart(request: dict, queries: tuple[ChartQuery, ...], http: Htt
     return Chart(resources + await fetch(server, missing, hook_tokens(request)), extra)
 
 
-async def read_references(request: dict, refs: list[str], http: HttpClient) -> list[dict]:
+async def read_references(request: dict, refs: list[str], http: HttpClient,
+                          allowed: tuple[str, ...]) -> list[dict]:
     """Read 'Type/id' references the request names but did not send (orders, their Medication)."""
-    server = ehr_server(request, http)
+    server = ehr_server(request, http, allowed)
     wanted = [r for r in dict.fromkeys(refs) if isinstance(r, str) and READABLE.fullmatch(r)
               and not r.endswith(("/.", "/.."))]
     if not wanted or server is None:

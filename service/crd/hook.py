@@ -50,6 +50,7 @@ class HookSettings:
 
     base_url: str
     http: HttpClient
+    allowed_origins: tuple[str, ...]
     assess: Callable[[Policy, list[dict], date], ChartOutcome] = assess_chart
 
 
@@ -114,15 +115,15 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings, to
     if service.hook in ("order-sign", "order-select") and not any(
             is_besponsa_order(o, sent) for o in drafts) and not unresolved_medications(drafts, sent):
         return HookResult({"cards": [], "systemActions": []})  # other drugs: no chart is read
-    chart = await gather_chart(request, service.queries, cfg.http)
+    chart = await gather_chart(request, service.queries, cfg.http, cfg.allowed_origins)
     # What the hook sent wins over prefetch; prefetch keys we did not ask for only resolve references.
     known = {**index_resources(chart.extra + chart.resources), **sent}
     unsent = [r for r in order_references(service, context) if r not in known]
     if unsent:
-        known.update(index_resources(await read_references(request, unsent, cfg.http)))
+        known.update(index_resources(await read_references(request, unsent, cfg.http, cfg.allowed_origins)))
     candidates = find_orders(service, context, known)
     if medications := unresolved_medications(candidates, known):  # CONTRACT: Medication by reference
-        known.update(index_resources(await read_references(request, medications, cfg.http)))
+        known.update(index_resources(await read_references(request, medications, cfg.http, cfg.allowed_origins)))
     orders = [o for o in candidates if is_besponsa_order(o, known)]
     if not orders:
         return HookResult({"cards": [], "systemActions": []})

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from service.api.openapi import json_body
 from service.config import parse_issuers
 from service.crd.audit import AuditWriter
 from service.crd.hook import HookSettings, answer_hook, validate_request
@@ -44,7 +45,7 @@ def start_crd(app) -> CrdState:
     writer = AuditWriter(app.state.storage)
     app.state.shutdown_hooks.append(writer.close)
     hook_settings = HookSettings(base_url=settings.public_base_url, http=app.state.http,
-                                 assess=AssessmentMemo().assess)
+                                 allowed_origins=settings.allowed_origins, assess=AssessmentMemo().assess)
     app.state.crd = CrdState(KeyStore(issuers, app.state.http), ReplayCache(app.state.storage), writer,
                              hook_settings)
     return app.state.crd
@@ -114,10 +115,14 @@ async def call_service(request: Request) -> Response:
     return Response(data, status_code=status, headers=headers)
 
 
-router.add_route("/cds-services/{service_id}", call_service, methods=["POST"], include_in_schema=False)
+router.add_api_route(
+    "/cds-services/{service_id}", call_service, methods=["POST"], summary="Call a CDS service (CDS Hooks 2.0)",
+    description="An order-sign (or other CRD hook) request; answered with cards and coverage-information "
+                "system actions. See GET /cds-services for the service ids and prefetch templates.",
+    openapi_extra=json_body("CDS Hooks request", "order-sign/aetna.json", "application/json"))
 
 
-@router.post("/cds-services/{service_id}/feedback")
+@router.post("/cds-services/{service_id}/feedback", openapi_extra=json_body("CDS Hooks feedback", media="application/json"))
 async def feedback(service_id: str, request: Request):
     """CDS Hooks 2.0 Feedback: stored per card."""
     if service_id not in SERVICES_BY_ID:

@@ -6,7 +6,7 @@ from html import escape
 from service.policies import canonical
 from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS, SYSTEM
 from service.policies.drug import drug_billing_codes
-from service.policies.model import LEAF_TESTS, AllOf, Fact, Node, Policy, Review, concepts_used, walk
+from service.policies.model import LEAF_TESTS, AllOf, Fact, Node, Policy, Review, citations, concepts_used
 
 DTR_STD_QUESTIONNAIRE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-std-questionnaire"
 CQF_LIBRARY = "http://hl7.org/fhir/StructureDefinition/cqf-library"
@@ -81,14 +81,6 @@ def necessary_concepts(node: Node) -> set[str]:
     return set.intersection(*sets) if sets else set()
 
 
-def cites_for(policy: Policy, concept: str) -> list[str]:
-    """The policy's words behind a question, deduplicated in tree order."""
-    cites = [n.cite for n in walk(policy.criteria) if isinstance(n, (Fact, Review))
-             and n.concept == concept and n.cite]
-    cites += [e.cite for e in policy.exclusions if e.when.concept == concept]
-    return list(dict.fromkeys(cites))
-
-
 def build_item(policy: Policy, code: str, enable_when: list[dict], required: bool) -> dict:
     """One question: linkId == code == the pa-criteria concept (CONTRACT: Criterion concepts)."""
     concept = CONCEPTS[code]
@@ -106,7 +98,7 @@ def build_item(policy: Policy, code: str, enable_when: list[dict], required: boo
     if concept.options:
         item["answerOption"] = [{"valueCoding": {"system": SYSTEM, "code": c, "display": d}}
                                 for c, d in concept.options]
-    cites = cites_for(policy, code)
+    cites = citations(policy, code)
     if cites:
         item["item"] = [{"linkId": f"{code}.help", "type": "display",
                          "text": f"{policy.payer_name} policy: " + " … ".join(f"“{c}”" for c in cites),

@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 
 from service.api.body import read_json
+from service.api.openapi import json_body
 from service.dtr.adaptive import next_question
 from service.dtr.artifacts import find_by_canonical, libraries, questionnaires
 from service.dtr.operations import (
@@ -22,6 +23,7 @@ from service.errors import invalid, problem
 from service.fhir.bundle import searchset
 from service.fhir.chart import prefetch_tokens, read_chart
 from service.fhir.client import FhirServer
+from service.fhir.origins import is_allowed
 from service.fhir.outcome import fhir_response, read_or_404
 
 router = APIRouter(tags=["dtr"])
@@ -53,13 +55,14 @@ def search_libraries(request: Request, url: str | None = None, version: str | No
     return fhir_response(searchset(request.app.state.settings.public_base_url, "Library", matches))
 
 
-@router.post("/fhir/Questionnaire/$questionnaire-package")
+@router.post("/fhir/Questionnaire/$questionnaire-package",
+             openapi_extra=json_body("DTR input Parameters", "dtr/questionnaire-package.json"))
 async def questionnaire_package(request: Request):
     """DTR 2.1 $questionnaire-package (OperationDefinition questionnaire-package)."""
     return fhir_response(build_package(await read_json(request), date.today()))
 
 
-@router.post("/fhir/Questionnaire/{qid}/$populate")
+@router.post("/fhir/Questionnaire/{qid}/$populate", openapi_extra=json_body("SDC Parameters", "dtr/populate.json"))
 async def populate_questionnaire(qid: str, request: Request):
     """SDC $populate from a chart in the call, or read from the EHR's FHIR server with a bearer token."""
     find_questionnaire(qid)  # an unknown Questionnaire is a 404 whatever the body says
@@ -73,11 +76,15 @@ async def populate_questionnaire(qid: str, request: Request):
                                   "and fhirAuthorization to fetch it"))
     else:
         patient_id = read_subject(params)["reference"].split("/", 1)[1]
+        if not is_allowed(access[0], request.app.state.settings.allowed_origins):
+            raise invalid(problem("Parameters.parameter[fhirServer]",
+                                  "is not an EHR this payer is set up to call (EHR_ALLOWED_ORIGINS)"))
         chart = await read_chart(FhirServer(request.app.state.http, *access), prefetch_tokens(patient_id, None))
     return fhir_response(populate(qid, params, chart, date.today()))
 
 
-@router.post("/fhir/Questionnaire/$next-question")
+@router.post("/fhir/Questionnaire/$next-question",
+             openapi_extra=json_body("QuestionnaireResponse", "dtr/questionnaire-response-aetna.json"))
 async def next_question_route(request: Request):
     """SDC adaptive forms: the next question that can still change the decision."""
     return fhir_response(next_question(await read_json(request)))

@@ -121,7 +121,8 @@ def parse_json(data: bytes) -> Any:
 
 def expect_json(reply: Reply, what: str) -> Any:
     if not 200 <= reply.status < 300:
-        raise upstream(f"{what} answered HTTP {reply.status}")
+        said = reply.body.get("error_description") if isinstance(reply.body, dict) else None  # RFC 6749 5.2
+        raise upstream(f"{what} answered HTTP {reply.status}" + (f": {str(said)[:200]}" if said else ""))
     if reply.body is None:
         raise upstream(f"{what} answered with no JSON")
     return reply.body

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from service.engine.evaluate import APPROVE, DENY, EXCLUDED, NOT_MET, REVIEW, UNKNOWN, Reason
+from service.engine.evaluate import APPROVE, DENY, EXCLUDED, NOT_MET, PEND, REVIEW, UNKNOWN, Reason
 from service.policies.concepts import SYSTEM as CRITERIA_SYSTEM
 from service.policies.concepts import get_concept
 from service.policies.drug import BESPONSA
@@ -28,7 +28,7 @@ DETERMINATION_ID_SYSTEM = "http://example.org/fhir/sid/pa-determination"
 NPI = "http://hl7.org/fhir/sid/us-npi"
 # X12 306 (HCR01) review action codes, as PAS 2.2 binds reviewActionCode.
 ACTION_CODES = {APPROVE: ("A1", "Certified in total"), DENY: ("A3", "Not Certified"),
-                "pend": ("A4", "Pended")}
+                PEND: ("A4", "Pended")}
 STATUS_WORDS = {NOT_MET: "not met", UNKNOWN: "not answered or unknown; needed to decide",
                 EXCLUDED: "excluded by the policy", REVIEW: "needs a clinician's review"}
 
@@ -42,6 +42,14 @@ class Adjudication:
     would_deny: bool = False
     note: str | None = None  # a reviewer's own words
     reviewer: dict | None = None  # {"human": bool, "npi": str|None}
+    cancelled_items: frozenset[int] = frozenset()  # item sequences the provider cancelled
+    due: datetime | None = None  # CMS-0057-F decision due time, shown while pended
+    incomplete: bool = False  # the QuestionnaireResponse was sent in progress
+
+
+CANCEL = "cancel"  # the provider cancelled the whole request: the authorization ends
+ITEM_TRACE_NUMBER = f"{PAS}/extension-itemTraceNumber"
+DECISION_DUE = "http://example.org/fhir/StructureDefinition/decision-due"
 
 
 def add_months(start: date, months: int) -> date:
@@ -69,6 +77,11 @@ def disposition(policy: Policy, outcome: Adjudication, period: dict[str, str] | 
                 f"{period['start']} to {period['end']} ({outcome.months} months).")
     if outcome.decision == DENY:
         return f"Denied: the {who} criteria are not met ({names or 'clinical review'})."
+    if outcome.decision == CANCEL:
+        return "Cancelled at the provider's request; any authorization under this number has ended."
+    if outcome.incomplete and not outcome.reasons:
+        return (f"Pended: the {who} questionnaire was sent in progress, not completed; complete it and "
+                "send it again (a claim update), and the request is decided then.")
     if outcome.would_deny:
         return (f"Pended for a clinician's review: the answers do not meet the {who} criteria "
                 f"({names}); a denial needs a clinician's signature.")
@@ -96,8 +109,12 @@ def reviewer_extension(reviewer: dict | None) -> dict:
 
 def build_item(claim_item: dict, claim: dict, outcome: Adjudication, number: str,
                notes: list[int], period: dict | None, issued: str) -> dict:
-    """One response item echoing Claim.item.sequence (PAS 2.2 spec-34)."""
-    ext = []
+    """One response item echoing Claim.item.sequence and its trace number (PAS 2.2 spec-34)."""
+    cancelled = outcome.decision == CANCEL or claim_item.get("sequence") in outcome.cancelled_items
+    ext = [e for e in claim_item.get("extension") or () if isinstance(e, dict) and e.get("url") == ITEM_TRACE_NUMBER]
+    if cancelled:  # no review action: the provider withdrew the item; the note says so
+        return {"extension": ext, "itemSequence": claim_item.get("sequence", 1), "noteNumber": notes,
+                "adjudication": [{"category": {"coding": [{"system": ADJUDICATION, "code": "submitted"}]}}]}
     if period:
         ext += [{"url": ITEM_PREAUTH_ISSUE_DATE, "valueDate": issued},
                 {"url": ITEM_PREAUTH_PERIOD, "valuePeriod": period}]
@@ -107,7 +124,7 @@ def build_item(claim_item: dict, claim: dict, outcome: Adjudication, number: str
     if isinstance(claim.get("provider"), dict):
         provider["extension"].insert(0, {"url": "provider", "valueReference": claim["provider"]})
     ext.append(provider)
-    item = {"extension": ext, "itemSequence": claim_item.get("sequence", 1),
+    item: dict[str, Any] = {"extension": ext, "itemSequence": claim_item.get("sequence", 1),
             "adjudication": [{"extension": [review_action(outcome, number)], "category": {
                 "coding": [{"system": ADJUDICATION, "code": "submitted"}]}}]}
     if notes:
@@ -124,15 +141,24 @@ def build_claim_response(claim: dict, claim_ref: dict, policy: Policy, outcome: 
         period = {"start": issued,
                   "end": add_months(created.date(), outcome.months or 1).isoformat()}
     texts = [describe_reason(r) for r in outcome.reasons]
+    texts += [f"Item {seq} cancelled at the provider's request." for seq in sorted(outcome.cancelled_items)]
+    if outcome.decision == CANCEL:
+        texts.append("The whole request was cancelled at the provider's request.")
+    if outcome.incomplete:
+        texts.append("The QuestionnaireResponse was sent with status in-progress: the documentation is not "
+                     "complete.")
     if outcome.note:
         texts.append(f"Reviewer: {outcome.note}")
     notes: list[dict[str, Any]] = [{"number": n, "type": "display", "text": t} for n, t in enumerate(texts, 1)]
-    resource = {
+    resource: dict[str, Any] = {
         "resourceType": "ClaimResponse", "id": response_id,
         "meta": {"versionId": str(version), "lastUpdated": created.isoformat(), "profile": [PROFILE]},
         "extension": [reviewer_extension(outcome.reviewer)],
         "identifier": [{"system": DETERMINATION_ID_SYSTEM, "value": number}],
-        "status": "active", "type": claim.get("type") or {"coding": [{
+        # PAS fixes ClaimResponse.status to active: a cancel is said by the items (no review action,
+        # a note each), the disposition, and the absence of any authorization period.
+        "status": "active",
+        "type": claim.get("type") or {"coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "pharmacy"}]},
         "use": "preauthorization", "patient": claim.get("patient"), "created": created.isoformat(),
         "insurer": claim.get("insurer") or {"display": policy.payer_name},
@@ -148,4 +174,13 @@ def build_claim_response(claim: dict, claim_ref: dict, policy: Policy, outcome: 
                                    period, issued) for i in claim.get("item") or ()]
     if notes:
         resource["processNote"] = notes
+    if outcome.decision == PEND:
+        # PAS: a pend asks for what is missing (the CommunicationRequest in the response Bundle).
+        resource["communicationRequest"] = [{"reference": f"CommunicationRequest/{information_request_id(response_id, version)}"}]
+        if outcome.due is not None:
+            resource["extension"].append({"url": DECISION_DUE, "valueDateTime": outcome.due.isoformat()})
     return resource
+
+
+def information_request_id(response_id: str, version: int) -> str:
+    return f"{response_id}-v{version}-info"

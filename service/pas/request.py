@@ -2,20 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from service.engine.answers import read_answers
+from service.engine.prefill import prefill_resources
 from service.errors import Issue, invalid, problem
 from service.fhir.bundle import BundleIndex
 from service.fhir.coverage import unknown_payer_message
-from service.fhir.json import obj, objs, reference_of
+from service.fhir.json import listed, obj, objs, reference_of
 from service.fhir.orders import is_besponsa_item
 from service.fhir.responses import read_response_answers
 from service.pas.bundle import identifier_key, request_digest
 from service.policies.canonical import policy_for_questionnaire
 from service.policies.drug import BESPONSA
 from service.policies.model import Policy
-from service.policies.registry import all_policies, find_payer_id
+from service.policies.registry import all_policies, find_payer_id, get_policy
 
 
 @dataclass
@@ -25,11 +27,14 @@ class SubmitRequest:
     claim: dict
     claim_entry: dict
     policy: Policy
-    questionnaire_response: dict
+    questionnaire_response: dict | None  # PAS does not require DTR
     answers: dict
     items: list[dict]
     idempotency_key: str
     digest: str
+    prior: str | None = None  # the earlier request this one updates (claim-update Claim.related)
+    cancelled_items: frozenset[int] = frozenset()  # item sequences the provider cancelled
+    cancelled: bool = False  # the whole request is cancelled (Claim.status cancelled)
     member_key: str | None = None
     provider_key: str | None = None
     insurer: dict | None = None
@@ -99,16 +104,16 @@ def read_payer(index: BundleIndex, claim: dict, problems: list[Issue]) -> tuple[
 
 
 def read_questionnaire_response(index: BundleIndex, claim: dict, problems: list[Issue]) -> dict | None:
-    """The one QuestionnaireResponse that Claim.supportingInfo references (valueReference)."""
+    """The QuestionnaireResponse Claim.supportingInfo references (valueReference), if any (at most one)."""
     found = []
-    for info in objs(claim.get("supportingInfo")):
-        if isinstance(info.get("valueReference"), dict):
+    for n, info in enumerate(objs(claim.get("supportingInfo"))):
+        if "valueReference" in info and not isinstance(info["valueReference"], dict):
+            problems.append(problem(f"Claim.supportingInfo[{n}].valueReference", "must be a Reference (an object)"))
+        elif isinstance(info.get("valueReference"), dict):
             res = index.resolve(info["valueReference"], "QuestionnaireResponse")
             if res is not None and res not in found:
                 found.append(res)
-    if not found:
-        problems.append(problem("Claim.supportingInfo", "no valueReference to a QuestionnaireResponse in the "
-                        "Bundle (the completed DTR response is required)"))
+    if not found:  # PAS does not require DTR: decide from what the request carries
         return None
     if len(found) > 1:
         problems.append(problem("Claim.supportingInfo", f"{len(found)} QuestionnaireResponses referenced; "
@@ -117,6 +122,85 @@ def read_questionnaire_response(index: BundleIndex, claim: dict, problems: list[
     if found[0].get("status") == "entered-in-error":
         problems.append(problem("QuestionnaireResponse.status", "entered-in-error cannot support a request"))
     return found[0]
+
+
+INFO_CANCELLED = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/modifierextension-infoCancelled"
+UNDERSTOOD_MODIFIERS = frozenset({INFO_CANCELLED})  # FHIR: a modifier we do not understand is refused
+
+
+def refuse_unknown_modifiers(claim: dict, index: BundleIndex) -> list[Issue]:
+    """Every modifierExtension in the request that this service does not understand (FHR R4 extensibility.html)."""
+    problems = []
+    places = [("Claim", claim)] + [(f"Claim.item[{n}]", i) for n, i in enumerate(objs(claim.get("item")))] + \
+             [(f"Claim.supportingInfo[{n}]", i) for n, i in enumerate(objs(claim.get("supportingInfo")))] + \
+             [(f"Bundle.entry[{n}].resource", obj(e.get("resource"))) for n, e in enumerate(index.entries) if n]
+    for where, element in places:
+        for m, ext in enumerate(listed(element.get("modifierExtension"))):
+            url = obj(ext).get("url")
+            if url not in UNDERSTOOD_MODIFIERS:
+                problems.append(problem(f"{where}.modifierExtension[{m}]",
+                                        f"{str(url)[:120]!r} changes the meaning of the request and is not understood here"))
+    return problems
+
+
+KEY_LIMIT = 256  # the longest identifier or reference the store indexes (claims columns hold 256-512)
+
+
+def storable(value: object) -> bool:
+    """Text the database can index: at most KEY_LIMIT characters, no NUL (PostgreSQL refuses it)."""
+    return not isinstance(value, str) or (len(value) <= KEY_LIMIT and "\x00" not in value)
+
+
+def unstorable_keys(bundle: dict, claim: dict) -> list[Issue]:
+    """Identifiers and references we index, checked before the database sees them (issue: no 500s)."""
+    fields = [("Bundle.identifier.system", obj(bundle.get("identifier")).get("system")),
+              ("Bundle.identifier.value", obj(bundle.get("identifier")).get("value")),
+              ("Claim.patient.reference", obj(claim.get("patient")).get("reference")),
+              ("Claim.id", claim.get("id"))]
+    fields += [(f"Claim.identifier[{n}].{k}", i.get(k)) for n, i in enumerate(objs(claim.get("identifier")))
+               for k in ("system", "value")]
+    fields += [(f"Bundle.entry[{n}].fullUrl", e.get("fullUrl")) for n, e in enumerate(objs(bundle.get("entry")))]
+    fields += [(f"Bundle.entry[{n}].resource.identifier", json_text(obj(e.get("resource")).get("identifier")))
+               for n, e in enumerate(objs(bundle.get("entry")))]
+    return [problem(path, f"must be text of at most {KEY_LIMIT} characters without NUL") for path, value in fields
+            if not storable(value)]
+
+
+def json_text(value: object) -> str:
+    """Identifiers as the store keys them ('system|value'), joined: each must be storable."""
+    return "".join(f"{obj(i).get('system')}|{obj(i).get('value')}" for i in listed(value))[:KEY_LIMIT + 1] \
+        if isinstance(value, list) else ""
+
+
+def is_cancelled(element: dict) -> bool:
+    return any(obj(e).get("url") == INFO_CANCELLED and obj(e).get("valueBoolean") is True
+               for e in listed(element.get("modifierExtension")))
+
+
+def cancelled_items(items: list[dict]) -> frozenset[int]:
+    return frozenset(i["sequence"] for i in items if isinstance(i.get("sequence"), int) and is_cancelled(i))
+
+
+def prior_claim(claim: dict, index: BundleIndex) -> str | None:
+    """The identifier key of the request this one updates (PAS claim-update: Claim.related.claim, by
+    identifier or by reference to the earlier Claim carried in the Bundle)."""
+    for related in objs(claim.get("related")):
+        ref = obj(related.get("claim"))
+        earlier = index.resolve(ref, "Claim") or {}
+        for ident in [ref.get("identifier"), *objs(earlier.get("identifier"))]:
+            if key := identifier_key(ident):
+                return key
+    return None
+
+
+def carried_chart(bundle: dict, claim: dict) -> list[dict]:
+    """The request's clinical resources, with each Claim.diagnosis code as a Condition (the prefill reads them)."""
+    resources = [r for e in objs(bundle.get("entry"))[1:] if isinstance(r := e.get("resource"), dict)]
+    for n, dx in enumerate(objs(claim.get("diagnosis"))):
+        concept = dx.get("diagnosisCodeableConcept")
+        if isinstance(concept, dict):
+            resources.append({"resourceType": "Condition", "id": f"claim-diagnosis-{n}", "code": concept})
+    return resources
 
 
 def check_item_shape(items: object, where: str, problems: list[Issue]) -> None:
@@ -181,10 +265,12 @@ def read_submit(bundle: dict) -> SubmitRequest:
     index = BundleIndex(bundle)
     if index.resolve(claim.get("patient"), "Patient") is None and not obj(claim.get("patient")).get("identifier"):
         problems.append(problem("Claim.patient", "must reference a Patient in the Bundle"))
+    problems += refuse_unknown_modifiers(claim, index)
+    problems += unstorable_keys(bundle, claim)
     items = read_items(claim, problems)
     payer, payor_ref = read_payer(index, claim, problems)
     qr = read_questionnaire_response(index, claim, problems)
-    policy: Policy | None = None
+    policy: Policy | None = get_policy(payer) if payer else None
     answers: dict[str, object] = {}
     if qr is not None:
         canonical = qr.get("questionnaire") if isinstance(qr.get("questionnaire"), str) else ""
@@ -199,11 +285,15 @@ def read_submit(bundle: dict) -> SubmitRequest:
         raw, read_problems = read_response_answers(qr)
         answers, type_problems = read_answers(raw)
         problems += [problem("QuestionnaireResponse.item", p) for p in read_problems + type_problems]
-    if problems or policy is None or qr is None:
+    if problems or policy is None:
         raise invalid(problems)
+    # What the request itself shows (Patient, Conditions, Observations, the Claim's diagnoses) fills
+    # what the questionnaire leaves open; the clinician's answers win.
+    answers = {**prefill_resources(carried_chart(bundle, claim), policy.concepts, date.today()), **answers}
     return SubmitRequest(
         bundle=bundle, index=index, claim=claim, claim_entry=first, policy=policy,
-        questionnaire_response=qr, answers=answers, items=items,
+        questionnaire_response=qr, answers=answers, items=items, prior=prior_claim(claim, index),
+        cancelled_items=cancelled_items(items), cancelled=claim.get("status") == "cancelled",
         idempotency_key=idempotency_key(bundle, claim), digest=request_digest(bundle),
         member_key=member_key(index, claim),
         provider_key=next(iter(provider_keys(index, claim.get("provider"))), None),

@@ -1,95 +1,133 @@
-"""Reviewer API for pended determinations: a clinician approves or denies (new ClaimResponse version)."""
+"""Clinical review of a pended determination (PAS 2.2): the reviewer's action as a new ClaimResponse version.
+
+Pure: the reviewer desk's JSON API and its pages (service/review/) both read an action with
+`read_action` and build the version with `build_review`, inside storage's compare-and-set.
+"""
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
-from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
-
-from service.api.body import read_json
-from service.engine.evaluate import APPROVE, DENY, PEND, score_response
-from service.errors import conflict, forbidden, invalid, problem, unauthorized, unavailable
-from service.fhir.outcome import fhir_response
+from service.engine.evaluate import APPROVE, DENY, NOT_MET, PEND, UNKNOWN, Determination, Reason, score_response
+from service.errors import conflict, invalid, problem
 from service.pas.claimresponse import Adjudication, build_claim_response
 from service.pas.request import SubmitRequest, read_submit
 from service.pas.submit import claim_reference, resource_action_code
-from service.policies.model import Policy
-from service.policies.registry import get_policy
-from service.storage import claims as repo
+from service.policies.model import Fact, Policy, Review, walk
+from service.policies.registry import require_policy
+from service.storage.claims import Stored
+
+REQUEST_INFO = "request-info"  # PAS 2.2 "pended: additional information requested" (X12 306 A4)
+ACTIONS = (APPROVE, DENY, REQUEST_INFO)
+NOTE_LIMIT = 4000
+MAX_MONTHS = 24
+
+# The reviewer API's routes live with the reviewer desk (service/review/api.py), behind its accounts.
 
 
-def require_reviewer(request: Request) -> None:
-    """Bearer REVIEWER_TOKEN; the API is off (503) until that setting exists."""
-    expected = request.app.state.settings.reviewer_token
-    if not expected:
-        raise unavailable("the review API is disabled: set REVIEWER_TOKEN to enable it")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise unauthorized("reviewer bearer token required (Authorization: Bearer ...)")
-    if not secrets.compare_digest(token.encode(), expected.encode()):
-        raise forbidden("reviewer token not accepted")
+@dataclass(frozen=True)
+class ReviewAction:
+    """What a reviewer decided: approve (for `months`), deny (for `concepts`), or ask for `concepts`."""
+
+    decision: str
+    note: str
+    npi: str | None = None
+    months: int | None = None
+    concepts: tuple[str, ...] = ()
 
 
-router = APIRouter(tags=["pas review"], dependencies=[Depends(require_reviewer)])
-
-
-@router.get("/pas/review/pended")
-async def list_pended(request: Request):
-    """Current ClaimResponses awaiting a clinician (A4), newest first, as a searchset Bundle."""
-    found = await run_in_threadpool(repo.search, request.app.state.storage, decision=PEND)
-    base = request.app.state.settings.public_base_url
-    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                          "entry": [{"fullUrl": f"{base}/fhir/ClaimResponse/{s.response.response_id}",
-                                     "resource": s.response.resource} for s in found]})
-
-
-def review_outcome(current: repo.Stored, decision: str, note: str, npi: str | None,
-                   default_months: int) -> tuple[SubmitRequest, Policy, Adjudication]:
-    """Rebuild the scored request from storage and express the reviewer's decision."""
-    req = read_submit(current.claim.request)  # stored only after it was read once: it reads again
-    policy = get_policy(current.claim.payer_id)
-    assert policy is not None  # stored determinations name served payers
-    det = score_response(policy, req.answers, default_period_months=default_months)
-    reviewer = {"human": True, "npi": npi}
-    if decision == APPROVE:
-        period = policy.periods.get(det.request_type) or policy.periods["initial"]
-        months = period.months if period.months is not None else default_months
-        return req, policy, Adjudication(APPROVE, (), months, note=note, reviewer=reviewer)
-    return req, policy, Adjudication(DENY, det.reasons, note=note,
-                                reviewer=reviewer)
-
-
-@router.post("/pas/review/{response_id}")
-async def decide_pended(response_id: str, request: Request):
-    """Body {"decision": "approve"|"deny", "note": "...", "reviewerNpi": "..."} -> new version."""
-    body = await read_json(request)
+def read_action(body: object) -> ReviewAction:
+    """{"decision", "note", "reviewerNpi"?, "months"?, "concepts"?} or one 422 naming every problem."""
     problems = []
-    if not isinstance(body, dict) or body.get("decision") not in (APPROVE, DENY):
-        problems.append(problem("decision", "must be 'approve' or 'deny'"))
-        body = body if isinstance(body, dict) else {}
-    if not isinstance(body.get("note"), str) or not body["note"].strip() or len(body["note"]) > 4000:
-        problems.append(problem("note", "the reviewer's reason, in words (at most 4000 characters), is required"))
-    npi = body.get("reviewerNpi")
+    data = body if isinstance(body, Mapping) else {}
+    decision = data.get("decision")
+    if decision not in ACTIONS:
+        problems.append(problem("decision", "must be 'approve', 'deny' or 'request-info'"))
+    note = data.get("note")
+    if not isinstance(note, str) or not note.strip() or len(note) > NOTE_LIMIT:
+        problems.append(problem("note", f"the reviewer's reason, in words (at most {NOTE_LIMIT} characters), is required"))
+    npi = data.get("reviewerNpi")
     if npi is not None and not (isinstance(npi, str) and npi.isascii() and npi.isdigit() and len(npi) == 10):
         problems.append(problem("reviewerNpi", "must be a 10-digit NPI"))
+    months = data.get("months")
+    if months is not None and not (type(months) is int and 1 <= months <= MAX_MONTHS):
+        problems.append(problem("months", f"must be a whole number of months from 1 to {MAX_MONTHS}"))
+    concepts = data.get("concepts", [])
+    if not isinstance(concepts, list) or not all(isinstance(c, str) for c in concepts):
+        problems.append(problem("concepts", "must be a list of pa-criteria codes"))
+        concepts = []
+    elif decision == REQUEST_INFO and not concepts:
+        problems.append(problem("concepts", "name at least one criterion whose information is needed"))
     if problems:
         raise invalid(problems)
-    settings, storage = request.app.state.settings, request.app.state.storage
+    return ReviewAction(str(decision), str(note).strip(), npi, months, tuple(dict.fromkeys(concepts)))
 
-    def build(current: repo.Stored) -> dict:
-        if current.claim.decision != PEND:
-            raise conflict(f"ClaimResponse/{response_id} is already final "
-                           f"({current.claim.decision}); only pended ones are reviewed")
-        req, policy, outcome = review_outcome(current, body["decision"], body["note"].strip(), npi,
-                                              settings.default_auth_months)
-        number = current.response.auth_number or ""  # every stored determination has its number
-        resource = build_claim_response(
-            {**req.claim, "insurer": req.insurer}, claim_reference(req), policy, outcome,
-            response_id=response_id, version=current.claim.current_version + 1, number=number,
-            created=datetime.now(UTC).replace(microsecond=0))
-        return {"resource": resource, "decision": outcome.decision,
-                "review_code": resource_action_code(resource), "auth_number": number}
 
-    stored = await run_in_threadpool(repo.add_review, storage, response_id, "reviewer", build)
-    return fhir_response(stored.response.resource)
+def concept_cites(policy: Policy) -> dict[str, str]:
+    """Each concept's first citation in the policy (criteria tree, then exclusions)."""
+    cites: dict[str, str] = {}
+    for node in walk(policy.criteria):
+        if isinstance(node, (Fact, Review)) and node.cite:
+            cites.setdefault(node.concept, node.cite)
+    for exclusion in policy.exclusions:
+        cites.setdefault(exclusion.when.concept, exclusion.cite)
+    return cites
+
+
+def rescore(current: Stored, default_months: int) -> tuple[SubmitRequest, Policy, Determination]:
+    """The stored request read again and scored as it was (it was read once before it was stored)."""
+    req = read_submit(current.claim.request)
+    policy = require_policy(current.claim.payer_id)
+    return req, policy, score_response(policy, req.answers, default_period_months=default_months)
+
+
+def approval_months(policy: Policy, det: Determination, default_months: int) -> int:
+    """The policy's declared period for the request type (FEP 3 initial / 6 renewal), else the default."""
+    period = policy.periods.get(det.request_type) or policy.periods["initial"]
+    return period.months if period.months is not None else default_months
+
+
+def chosen_reasons(policy: Policy, det: Determination, concepts: tuple[str, ...], status: str) -> tuple[Reason, ...]:
+    """The reviewer's concepts as reasons, each with the engine's finding or else the policy's words."""
+    cites, known = concept_cites(policy), {r.concept: r for r in det.reasons}
+    unknown = [c for c in concepts if c not in cites]
+    if unknown:
+        raise invalid(problem("concepts", f"not criteria of the {policy.payer_name} policy: {', '.join(unknown)}"))
+    return tuple(known.get(c) or Reason(c, status, cites[c], "") for c in concepts)
+
+
+def review_outcome(policy: Policy, det: Determination, action: ReviewAction, default_months: int,
+                   npi: str | None) -> Adjudication:
+    """The reviewer's action as the ClaimResponse will state it (human-reviewed, same number)."""
+    reviewer = {"human": True, "npi": action.npi or npi}
+    if action.decision == APPROVE:
+        months = action.months or approval_months(policy, det, default_months)
+        return Adjudication(APPROVE, (), months, note=action.note, reviewer=reviewer)
+    if action.decision == DENY:
+        reasons = chosen_reasons(policy, det, action.concepts, NOT_MET) if action.concepts else det.reasons
+        return Adjudication(DENY, reasons, note=action.note, reviewer=reviewer)
+    needed = tuple(Reason(r.concept, UNKNOWN, r.cite, r.path)
+                   for r in chosen_reasons(policy, det, action.concepts, UNKNOWN))
+    return Adjudication(PEND, needed, note=action.note, reviewer=reviewer)
+
+
+def build_review(current: Stored, action: ReviewAction, *, default_months: int, now: datetime,
+                 npi: str | None = None) -> dict:
+    """The next ClaimResponse version's fields for storage.claims.add_review; 409 unless still pended."""
+    if current.claim.decision != PEND:
+        raise conflict(f"ClaimResponse/{current.claim.response_id} is already final "
+                       f"({current.claim.decision}); only pended ones are reviewed")
+    req, policy, det = rescore(current, default_months)
+    outcome = review_outcome(policy, det, action, default_months, npi)
+    number = current.response.auth_number or ""  # every stored determination has its number
+    resource = build_claim_response(
+        {**req.claim, "insurer": req.insurer}, claim_reference(req), policy, outcome,
+        response_id=current.claim.response_id, version=current.claim.current_version + 1, number=number,
+        created=now)
+    return {"resource": resource, "decision": outcome.decision,
+            "review_code": resource_action_code(resource), "auth_number": number}
+
+
+__all__ = ["ACTIONS", "REQUEST_INFO", "ReviewAction", "approval_months", "build_review",
+           "concept_cites", "read_action", "rescore", "review_outcome"]

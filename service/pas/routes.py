@@ -8,18 +8,23 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.api.body import read_json
+from service.api.openapi import json_body
 from service.auth.guard import caller_of
 from service.errors import bad_request, not_found
 from service.fhir.outcome import fhir_response
-from service.pas import inquiry, review
+from service.pas import inquiry
 from service.pas.bundle import unwrap_resource
 from service.pas.request import read_submit
 from service.pas.submit import reference_key, response_bundle, submit
 from service.storage import claims as repo
 
 router = APIRouter(tags=["pas"])
-router.include_router(review.router)
 log = logging.getLogger("service.pas")
+
+
+def fhir_id(value: str) -> bool:
+    """FHIR R4 id syntax: [A-Za-z0-9-.]{1,64} (anything else can name no resource here)."""
+    return 0 < len(value) <= 64 and all(c.isascii() and (c.isalnum() or c in "-.") for c in value)
 
 
 def owner_of(request: Request) -> str | None:
@@ -28,7 +33,8 @@ def owner_of(request: Request) -> str | None:
     return caller.owner if caller is not None else None
 
 
-@router.post("/fhir/Claim/$submit")
+@router.post("/fhir/Claim/$submit", openapi_extra=json_body("PAS request Bundle (or Parameters resource)",
+                                                             "pas/submit-aetna.json"))
 async def claim_submit(request: Request):
     """PAS 2.2 Claim/$submit: a request Bundle in, a response Bundle with the ClaimResponse out."""
     req = read_submit(unwrap_resource(await read_json(request)))
@@ -40,7 +46,7 @@ async def claim_submit(request: Request):
     return fhir_response(response_bundle(settings.public_base_url, stored))
 
 
-@router.post("/fhir/Claim/$inquire")
+@router.post("/fhir/Claim/$inquire", openapi_extra=json_body("PAS inquiry request Bundle"))
 async def claim_inquire(request: Request):
     """PAS 2.2 Claim/$inquire: Parameters with one inquiry response Bundle per matching request."""
     keys = inquiry.inquiry_keys(unwrap_resource(await read_json(request)))
@@ -53,6 +59,8 @@ async def claim_inquire(request: Request):
 @router.get("/fhir/ClaimResponse/{response_id}")
 async def read_claim_response(response_id: str, request: Request):
     """Current version of a ClaimResponse (FHIR read)."""
+    if not fhir_id(response_id):
+        raise not_found(f"ClaimResponse/{response_id[:64]!r}")
     stored = await run_in_threadpool(partial(repo.get_response, owner=owner_of(request)),
                                      request.app.state.storage, response_id)
     if stored is None:
@@ -63,6 +71,8 @@ async def read_claim_response(response_id: str, request: Request):
 @router.get("/fhir/ClaimResponse/{response_id}/_history/{version}")
 async def vread_claim_response(response_id: str, version: int, request: Request):
     """One version of a ClaimResponse (FHIR vread): every determination stays readable."""
+    if not fhir_id(response_id) or not 1 <= version < 2**31:
+        raise not_found(f"ClaimResponse/{response_id[:64]!r}/_history/{version}")
     stored = await run_in_threadpool(partial(repo.get_response, owner=owner_of(request)),
                                      request.app.state.storage, response_id, version)
     if stored is None:
@@ -90,6 +100,9 @@ async def search_claim_responses(request: Request):
         raise bad_request("must be an integer from 1 to 500", "_count", code="value")
     if not patient and not req_ref:
         raise bad_request("search by patient and/or request", code="required")
+    for name, value in (("patient", patient), ("request", req_ref)):
+        if value is not None and (len(value) > 256 or not value.isprintable()):
+            raise bad_request("must be a reference of at most 256 printable characters", name, code="value")
     found = await run_in_threadpool(
         repo.search, request.app.state.storage,
         patient_ref=search_key(patient, "Patient") if patient else None,

@@ -167,6 +167,13 @@ def walk(node: Node) -> Iterator[Node]:
         yield from walk(child)
 
 
+def citations(policy: Policy, concept: str) -> list[str]:
+    """The policy's words behind a concept, deduplicated in tree order (criteria, then exclusions)."""
+    cites = [n.cite for n in walk(policy.criteria) if isinstance(n, (Fact, Review)) and n.concept == concept and n.cite]
+    cites += [e.cite for e in policy.exclusions if e.when.concept == concept]
+    return list(dict.fromkeys(cites))
+
+
 def concepts_used(policy: Policy) -> list[str]:
     """The concepts a policy depends on, in first-use order (the Questionnaire's item order)."""
     return list(policy.concepts)

@@ -18,6 +18,7 @@ from service.engine.prefill import describe_evidence, prefill_with_evidence
 from service.errors import ApiError, forbidden, invalid, unauthorized
 from service.fhir.client import FhirServer
 from service.fhir.coverage import payer_of_coverage
+from service.fhir.origins import is_allowed
 from service.fhir.responses import read_response_answers
 from service.pas.request import read_submit
 from service.pas.submit import response_bundle
@@ -28,7 +29,7 @@ from service.policies.registry import require_policy
 from service.smart import ehr, oauth
 from service.smart.form import build_pas_request, build_response, read_determination, render_questionnaire
 from service.smart.session import SessionStore
-from service.storage.access import server_secret
+from service.storage.access import LazySecret
 
 HERE = Path(__file__).resolve().parents[1]
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -45,7 +46,7 @@ def sessions(request: Request) -> SessionStore:
 def start_smart(app) -> None:
     """Sessions in the database, signed with SESSION_SECRET or a secret every worker shares."""
     settings = app.state.settings
-    secret = settings.session_secret or server_secret(app.state.storage, "smart-session")
+    secret = settings.session_secret or LazySecret(app.state.storage, "smart-session")
     app.state.smart_sessions = SessionStore(app.state.storage, secret, settings.smart_session_minutes * 60)
 
 
@@ -62,9 +63,12 @@ def set_session_cookie(request: Request, response, sid: str) -> None:
                         secure=request.app.state.settings.public_base_url.startswith("https://"), path="/smart")
 
 
+PAGE_POLICY = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"
+
+
 def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, context, status_code=status)
-    response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'"
+    response.headers["Content-Security-Policy"] = PAGE_POLICY
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -83,10 +87,16 @@ async def launch(request: Request, iss: str | None = None, launch: str | None = 
     if not iss or not iss.startswith(("http://", "https://")):
         return problem(request, 400, "Launch incomplete", "The EHR did not say which FHIR server to use (iss).")
     settings = request.app.state.settings
+    if not is_allowed(iss, settings.allowed_origins):
+        return problem(request, 400, "Unknown EHR", "This EHR is not one the payer has set the app up for.")
     try:
         config = await oauth.discover(request.app.state.http, iss)
     except ApiError as exc:
         return problem(request, exc.status, "The EHR is not answering", exc.message)
+    if not all(is_allowed(config[k], settings.allowed_origins) and config[k].startswith(("https://", "http://"))
+               for k in ("authorization_endpoint", "token_endpoint")):
+        return problem(request, 502, "The EHR's set-up is not usable",
+                       "Its authorization server is not one the payer has set the app up for.")
     verifier, challenge = oauth.make_pkce()
     state = secrets.token_urlsafe(24)
     sid = await run_in_threadpool(sessions(request).create,
@@ -201,7 +211,7 @@ def response_for(session: dict, answers: dict, status: str) -> dict:
     return qr
 
 
-@router.post("/smart/save")
+@router.post("/smart/save", include_in_schema=False)  # the app's own page calls it (CSRF), no one else
 async def save(request: Request):
     """Write the QuestionnaireResponse to the EHR (create, then update), resumable later."""
     try:
@@ -214,7 +224,7 @@ async def save(request: Request):
     return JSONResponse({"saved": session["saved_id"]})
 
 
-@router.post("/smart/submit")
+@router.post("/smart/submit", include_in_schema=False)
 async def submit(request: Request):
     """Save as completed, then submit a PAS request to our own $submit (in process) and show it."""
     settings = request.app.state.settings

@@ -14,8 +14,13 @@ class SessionStore:
     """Sessions keyed by the SHA-256 of their id (a stolen table row is no cookie), signed with a
     secret every worker shares."""
 
-    def __init__(self, storage, secret: str, ttl_seconds: int):
-        self.storage, self.secret, self.ttl = storage, secret.encode(), ttl_seconds
+    def __init__(self, storage, secret: object, ttl_seconds: int):
+        self.storage, self.ttl = storage, ttl_seconds
+        self._secret = secret  # a str, or a LazySecret read from the database on first use
+
+    @property
+    def secret(self) -> bytes:
+        return str(self._secret).encode()
 
     def sign(self, sid: str) -> str:
         return f"{sid}.{hmac.new(self.secret, sid.encode(), hashlib.sha256).hexdigest()}"

@@ -28,6 +28,18 @@ def server_secret(storage, name: str) -> str:
     return value
 
 
+class LazySecret:
+    """A shared secret read from the database on first use (start-up may come before the database)."""
+
+    def __init__(self, storage, name: str):
+        self.storage, self.name, self.value = storage, name, ""
+
+    def __str__(self) -> str:
+        if not self.value:
+            self.value = server_secret(self.storage, self.name)
+        return self.value
+
+
 def record_access(storage, rows: list[dict]) -> None:
     """Store AuditEvent rows (agent, action, resource_type, resource_id, outcome, route, request_id)."""
     if rows:

@@ -15,6 +15,7 @@ from service.storage.models import (
     QuestionnaireResponseRow,
     utcnow,
 )
+from service.storage.subscriptions import enqueue_claim_event
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,26 @@ class Stored:
     claim: Claim
     response: ClaimResponseRow
     created: bool = False
+
+
+def find_by_claim_identifier(storage, key: str, owner: str | None) -> Stored | None:
+    """The request a claim update names by its Claim.identifier (the caller's own, when isolated)."""
+    query = select(Claim).where(Claim.claim_identifier == key).order_by(Claim.created_at.desc())
+    if owner is not None:
+        query = query.where(Claim.owner == owner)
+    with storage.sessions() as session:
+        claim = session.scalars(query).first()
+        return _current(session, claim) if claim else None
+
+
+def find_update(storage, key: str) -> Stored | None:
+    """The version a claim update with this idempotency key made, for replaying a retried update."""
+    with storage.sessions() as session:
+        row = session.scalar(select(ClaimResponseRow).where(ClaimResponseRow.source_key == key))
+        if row is None:
+            return None
+        claim = session.get(Claim, row.claim_id)
+        return Stored(claim, row) if claim else None
 
 
 def find_by_key(storage, key: str) -> Stored | None:
@@ -37,7 +58,7 @@ def _current(session, claim: Claim) -> Stored:
     return Stored(claim, row)
 
 
-def save_submission(storage, *, claim: dict, questionnaire: dict, response: dict) -> Stored:
+def save_submission(storage, *, claim: dict, questionnaire: dict | None, response: dict) -> Stored:
     """Store claim, answers and determination v1 in one transaction; a duplicate key replays.
 
     `response` holds resource, decision, review_code, auth_number. Under concurrent retries the
@@ -49,7 +70,8 @@ def save_submission(storage, *, claim: dict, questionnaire: dict, response: dict
             row = Claim(created_at=now, current_version=1, **claim)
             session.add(row)
             session.flush()  # the unique key is checked here, before the dependent rows
-            session.add(QuestionnaireResponseRow(claim_id=row.id, created_at=now, **questionnaire))
+            if questionnaire is not None:  # PAS does not require DTR
+                session.add(QuestionnaireResponseRow(claim_id=row.id, created_at=now, **questionnaire))
             resp = ClaimResponseRow(claim_id=row.id, response_id=row.response_id, version=1,
                                     created_at=now, human_reviewed=False, **response)
             session.add(resp)
@@ -100,34 +122,42 @@ def search(storage, *, patient_ref: str | None = None, request_ref: str | None =
         return [_current(session, c) for c in session.scalars(query).all()]
 
 
-def add_review(storage, response_id: str, actor: str,
-               build: Callable[[Stored], dict]) -> Stored:
-    """Append a reviewer's version; compare-and-set on current_version so two reviews never race.
+def add_review(storage, response_id: str, actor: str, build: Callable[[Stored], dict], *,
+               human: bool = True, action: str = "review", request: dict | None = None,
+               request_hash: str | None = None, questionnaire: dict | None = None,
+               source_key: str | None = None) -> Stored:
+    """Append a new ClaimResponse version (a reviewer's decision, or a provider's update re-scored);
+    compare-and-set on current_version so two writers never race. Subscribers are told in the same
+    transaction (an outbox row each), so a stored change is never left unannounced.
 
-    `build(current)` returns resource, decision, review_code, auth_number for the new version.
+    `build(current)` returns resource, decision, review_code, auth_number for the new version; an
+    update also replaces the stored request and adds its QuestionnaireResponse.
     """
     current = get_response(storage, response_id)
     if current is None:
         raise not_found(f"ClaimResponse/{response_id}")
     fields = build(current)
     version, now = current.claim.current_version + 1, utcnow()
+    changes: dict = {"current_version": version, "decision": fields["decision"],
+                     "decided_at": current.claim.decided_at or (now if fields["decision"] != "pend" else None)}
+    if request is not None:
+        changes.update(request=request, request_hash=request_hash)
     try:
         with storage.write_lock, storage.sessions.begin() as session:
             moved = session.execute(
-                update(Claim).where(Claim.id == current.claim.id,
-                                    Claim.current_version == version - 1)
-                .values(current_version=version, decision=fields["decision"],
-                        decided_at=current.claim.decided_at or (now if fields["decision"] != "pend" else None)))
+                update(Claim).where(Claim.id == current.claim.id, Claim.current_version == version - 1)
+                .values(**changes))
             if moved.rowcount != 1:
                 raise conflict("the determination changed while it was being reviewed")
-            row = ClaimResponseRow(claim_id=current.claim.id, response_id=response_id,
-                                   version=version, created_at=now, human_reviewed=True, **fields)
-            session.add(row)
-            session.add(AuditEvent(created_at=now, action="review", claim_id=current.claim.id,
-                                   actor=actor, outcome=fields["decision"],
-                                   detail={"version": version}))
+            session.add(ClaimResponseRow(claim_id=current.claim.id, response_id=response_id, version=version,
+                                         created_at=now, human_reviewed=human, source_key=source_key, **fields))
+            if questionnaire is not None:
+                session.add(QuestionnaireResponseRow(claim_id=current.claim.id, created_at=now, **questionnaire))
+            session.add(AuditEvent(created_at=now, action=action, claim_id=current.claim.id,
+                                   actor=actor, outcome=fields["decision"], detail={"version": version}))
+            enqueue_claim_event(session, owner=current.claim.owner, response_id=response_id, version=version)
     except IntegrityError:
-        raise conflict("another review was stored first") from None
+        raise conflict("another version was stored first") from None
     stored = get_response(storage, response_id)
     assert stored is not None  # just written
     return stored

@@ -47,12 +47,29 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+class StartupError(SystemExit):
+    """Start-up refused: one line naming the setting to fix (no traceback)."""
+
+
 def open_storage(settings: Settings) -> Storage:
+    """The engine for DATABASE_URL (or SQLite in DATA_DIR), with connect, statement and pool deadlines."""
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(f"DATA_DIR {str(settings.data_dir)!r} cannot be created: {exc.strerror}") from None
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": settings.db_statement_timeout_seconds},
+                               pool_timeout=settings.db_pool_timeout_seconds)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        try:
+            statement_ms = int(settings.db_statement_timeout_seconds * 1000)
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                                   pool_timeout=settings.db_pool_timeout_seconds,
+                                   connect_args={"connect_timeout": max(1, int(settings.db_connect_timeout_seconds)),
+                                                 "options": f"-c statement_timeout={statement_ms}"})
+        except Exception as exc:  # noqa: BLE001 - an unusable URL is a setting to fix, said in one line
+            raise StartupError(f"DATABASE_URL is not usable: {type(exc).__name__}") from None
     return Storage(engine)

@@ -50,10 +50,23 @@ def insert_hook_calls(storage, values: list[tuple]) -> None:
         marks[_CALL_COLUMNS.index("answer")] += "::json"
     group = "(" + ",".join(marks) + ")"
     with storage.write_lock, storage.engine.begin() as conn:
-        for i in range(0, len(values), _CHUNK):
-            chunk = values[i:i + _CHUNK]
+        for chunk in fixed_chunks(values):
             sql = f"INSERT INTO hook_call ({', '.join(_CALL_COLUMNS)}) VALUES " + ",".join([group] * len(chunk))
             conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
+
+
+CHUNK_SIZES = (1000, 100, 10, 1)
+
+
+def fixed_chunks(values: list[tuple]) -> list[list[tuple]]:
+    """Chunks of 1000, 100, 10 and 1 rows only: four statement texts in all, so the driver's
+    statement cache stays bounded (a new text per batch size grew memory without end)."""
+    chunks, start = [], 0
+    for size in CHUNK_SIZES:
+        while len(values) - start >= size:
+            chunks.append(values[start:start + size])
+            start += size
+    return chunks
 
 
 def _as_sql(column: str, value):

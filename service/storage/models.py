@@ -81,6 +81,8 @@ class ClaimResponseRow(Base):
     auth_number: Mapped[str | None] = mapped_column(String(64))
     human_reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
     resource: Mapped[dict] = mapped_column(JSON)
+    # 0007: the idempotency key of the claim update that made this version (a retry replays it).
+    source_key: Mapped[str | None] = mapped_column(String(512), unique=True, index=True)
 
 
 class AuditEvent(Base):
@@ -166,3 +168,5 @@ class TokenUse(Base):
     __tablename__ = "token_use"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of iss|jti
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+import service.storage.reviewers  # noqa: E402, F401  (registers the reviewer tables on Base)
+import service.storage.subscriptions  # noqa: E402, F401  (registers the subscription and outbox tables on Base)

@@ -202,7 +202,7 @@ ROUTES = [(r.method, EXAMPLE_PATHS[r.pattern.pattern], r.resource, r.action) for
 
 
 def forge(api, **claims) -> str:
-    secret = api.app.state.token_secret
+    secret = str(api.app.state.token_secret)
     now = int(time.time())
     body = {"iss": BASE_URL, "aud": BASE_URL, "sub": "clinic-a", "owner": f"org:{ORG}", "scope": "system/*.cruds",
             "iat": now, "exp": now + 60, "jti": "f", **claims}

@@ -6,8 +6,6 @@ import pytest
 from tests.pas.server import running_server
 from tests.storage.pg import throwaway_database
 
-REVIEWER_TOKEN = "test-reviewer-token"
-
 
 @pytest.fixture(scope="session")
 def pas_pg_url():
@@ -27,7 +25,7 @@ def backend(request, tmp_path_factory, pas_pg_url):
 @pytest.fixture(scope="module")
 def server(backend):
     _, data_dir, url = backend
-    with running_server(data_dir, url, REVIEWER_TOKEN=REVIEWER_TOKEN) as srv:
+    with running_server(data_dir, url) as srv:
         yield srv
 
 

@@ -24,7 +24,8 @@ def free_port() -> int:
 def server_env(data_dir: Path, database_url: str | None, port: int, **extra: str) -> dict:
     # Authorization off unless a test asks for it (tests/auth/ covers it, with tokens).
     env = {**os.environ, "DATA_DIR": str(data_dir), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-           "LOG_LEVEL": "WARNING", "AUTH_DISABLED": "true", **extra}
+           "LOG_LEVEL": "WARNING", "AUTH_DISABLED": "true",
+           "EHR_ALLOWED_ORIGINS": "https://*,http://127.0.0.1:*,http://localhost:*", **extra}
     env.pop("DATABASE_URL", None)
     if database_url:
         env["DATABASE_URL"] = database_url

@@ -70,7 +70,6 @@ def several(b):
 
 # (id, mutate, HTTP status, words each expected issue contains)
 CASES = [
-    ("no-questionnaire-response", no_qr, 422, ["QuestionnaireResponse"]),
     ("wrong-answer-type", wrong_type, 422, ["age-years"]),
     ("unknown-answer-code", bad_coding, 422, ["diagnosis"]),
     ("item-not-j9229", not_j9229, 422, ["J9999"]),

@@ -1,12 +1,29 @@
-"""Reviewer API: pended determinations approved or denied by a clinician, as new versions."""
+"""Reviewer API: pended determinations approved or denied by a signed-in clinician, as new versions."""
 from __future__ import annotations
+
+import pytest
 
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import BASE, MISSING_CD22, RENEWAL
-from tests.pas.conftest import REVIEWER_TOKEN
 from tests.pas.read import human_reviewed, item_period, months_between, review_action
+from tests.review.desk import NURSE, PHYSICIAN, PHYSICIAN_NPI, make_accounts, signed_in
 
-AUTH = {"authorization": f"Bearer {REVIEWER_TOKEN}"}
+
+@pytest.fixture(scope="module")
+def physician(server, backend):
+    """A physician reviewer's session (accounts made with `besponsa-pa create-reviewer`)."""
+    _, data_dir, url = backend
+    make_accounts(data_dir, url)
+    http = signed_in(server.url, PHYSICIAN)
+    yield http
+    http.close()
+
+
+@pytest.fixture(scope="module")
+def nurse(server, physician):
+    http = signed_in(server.url, NURSE)
+    yield http
+    http.close()
 
 
 def submit(http, payer, answers) -> dict:
@@ -15,20 +32,24 @@ def submit(http, payer, answers) -> dict:
     return resp.json()["entry"][0]["resource"]
 
 
-def test_token_required(http):
-    assert http.get("/pas/review/pended").status_code == 401
-    bad = http.get("/pas/review/pended", headers={"authorization": "Bearer nope"})
-    assert bad.status_code == 403 and bad.json()["resourceType"] == "OperationOutcome"
+def test_a_session_is_required(http, physician):
+    no_session = http.get("/pas/review/pended")
+    assert no_session.status_code == 401 and no_session.json()["resourceType"] == "OperationOutcome"
+    assert http.get("/pas/review/pended", headers={"authorization": "Bearer test-reviewer-token"}).status_code == 401
+    pended = submit(http, "aetna", MISSING_CD22)
+    no_csrf = physician.post(f"/pas/review/{pended['id']}", json={"decision": "approve", "note": "x"},
+                             headers={"x-csrf-token": ""})
+    assert no_csrf.status_code == 403 and no_csrf.json()["issue"][0]["code"] == "forbidden"
 
 
-def test_approve_pended(http):
+def test_approve_pended(http, physician):
     pended = submit(http, "fepblue", {k: v for k, v in RENEWAL.items() if k != "cd22-status"})
     assert review_action(pended)["code"] == "A4"
-    listed = http.get("/pas/review/pended", headers=AUTH).json()
+    listed = physician.get("/pas/review/pended").json()
     assert pended["id"] in {e["resource"]["id"] for e in listed["entry"]}
-    resp = http.post(f"/pas/review/{pended['id']}", headers=AUTH,
-                     json={"decision": "approve", "note": "CD22 confirmed by flow report",
-                           "reviewerNpi": "1234567893"})
+    resp = physician.post(f"/pas/review/{pended['id']}",
+                          json={"decision": "approve", "note": "CD22 confirmed by flow report",
+                                "reviewerNpi": "1234567893"})
     assert resp.status_code == 200, resp.text
     cr = resp.json()
     action = review_action(cr)
@@ -40,35 +61,42 @@ def test_approve_pended(http):
     assert http.get(f"/fhir/ClaimResponse/{pended['id']}").json() == cr
     first = http.get(f"/fhir/ClaimResponse/{pended['id']}/_history/1").json()
     assert review_action(first)["code"] == "A4" and not human_reviewed(first)
-    listed = http.get("/pas/review/pended", headers=AUTH).json()
+    listed = physician.get("/pas/review/pended").json()
     assert pended["id"] not in {e["resource"]["id"] for e in listed.get("entry", [])}
-    again = http.post(f"/pas/review/{pended['id']}", headers=AUTH,
-                      json={"decision": "deny", "note": "changed my mind"})
+    again = physician.post(f"/pas/review/{pended['id']}", json={"decision": "deny", "note": "changed my mind"})
     assert again.status_code == 409
 
 
-def test_deny_pended_names_criteria(http):
+def test_deny_pended_names_criteria_and_the_physician(http, physician):
     pended = submit(http, "aetna", MISSING_CD22)
-    resp = http.post(f"/pas/review/{pended['id']}", headers=AUTH,
-                     json={"decision": "deny", "note": "no CD22 testing on file"})
+    resp = physician.post(f"/pas/review/{pended['id']}", json={"decision": "deny", "note": "no CD22 testing on file"})
     cr = resp.json()
     action = review_action(cr)
     assert action["code"] == "A3" and "cd22-status" in action["reasons"]
     assert "preAuthRef" not in cr and cr["disposition"].startswith("Denied")
+    reviewer = next(e for e in cr["extension"] if e["url"].endswith("extension-claimResponseReviewer"))
+    assert any(s.get("valueIdentifier", {}).get("value") == PHYSICIAN_NPI for s in reviewer["extension"])
 
 
-def test_final_determinations_are_not_reviewed(http):
+def test_a_nurse_approves_but_may_not_deny(http, nurse):
+    pended = submit(http, "aetna", MISSING_CD22)
+    refused = nurse.post(f"/pas/review/{pended['id']}", json={"decision": "deny", "note": "x"})
+    assert refused.status_code == 403
+    approved = nurse.post(f"/pas/review/{pended['id']}", json={"decision": "approve", "note": "ok", "months": 4})
+    assert approved.status_code == 200 and months_between(item_period(approved.json())) == 4
+
+
+def test_final_determinations_are_not_reviewed(http, physician):
     approved = submit(http, "bcbst", BASE)
-    resp = http.post(f"/pas/review/{approved['id']}", headers=AUTH,
-                     json={"decision": "deny", "note": "x"})
+    resp = physician.post(f"/pas/review/{approved['id']}", json={"decision": "deny", "note": "x"})
     assert resp.status_code == 409
-    missing = http.post("/pas/review/no-such-id", headers=AUTH,
-                        json={"decision": "deny", "note": "x"})
+    missing = physician.post("/pas/review/no-such-id", json={"decision": "deny", "note": "x"})
     assert missing.status_code == 404
-    bad = http.post(f"/pas/review/{approved['id']}", headers=AUTH, json={"decision": "maybe"})
+    bad = physician.post(f"/pas/review/{approved['id']}", json={"decision": "maybe"})
     assert bad.status_code == 422 and len(bad.json()["issue"]) == 2
 
 
-def test_review_api_off_without_token(client):
-    resp = client.get("/pas/review/pended", headers=AUTH)
-    assert resp.status_code == 503 and "REVIEWER_TOKEN" in resp.text
+def test_review_api_without_a_session_in_process(client):
+    resp = client.get("/pas/review/pended")
+    assert resp.status_code == 401 and resp.headers["www-authenticate"].startswith("Bearer")
+    assert client.post("/pas/review/x", json={"decision": "approve", "note": "x"}).status_code == 401

@@ -30,9 +30,18 @@ def test_determination(http, case_id, payer, answers, decision, code, months, re
     action = review_action(cr)
     assert action["code"] == code and action["number"]
     # referenced resources are echoed with the request's fullUrls (PAS spec-33)
-    echoed = {e["fullUrl"] for e in body["entry"][1:]}
     sent = {e["fullUrl"]: e["resource"]["resourceType"] for e in request["entry"]}
+    echoed = {e["fullUrl"] for e in body["entry"][1:] if e["fullUrl"] in sent}
     assert {sent[u] for u in echoed} == {"Patient", "Organization", "Practitioner"}
+    # a pend asks for what is missing: a CommunicationRequest the ClaimResponse names, and a Task
+    made = {e["resource"]["resourceType"]: e["resource"] for e in body["entry"][1:] if e["fullUrl"] not in sent}
+    if decision == "pend":
+        assert set(made) == {"CommunicationRequest", "Task"}
+        assert cr["communicationRequest"] == [{"reference": f"CommunicationRequest/{made['CommunicationRequest']['id']}"}]
+        asked = {c["coding"][0]["code"] for c in made["CommunicationRequest"]["reasonCode"]}
+        assert reason in asked and asked == set(action["reasons"])
+    else:
+        assert made == {} and "communicationRequest" not in cr
     assert not human_reviewed(cr)
     if decision == "approve":
         assert cr["preAuthRef"] == action["number"]

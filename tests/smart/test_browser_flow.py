@@ -149,3 +149,42 @@ def test_launch_without_patient_context_gets_a_clear_page(app, browser):
         page.goto(f"{app.url}/smart/launch?iss={ehr.url}&launch=xyz")
         page.wait_for_url("**/smart/form")
         assert "without a patient" in page.locator("main").inner_text()
+
+
+def young_aetna_chart() -> list[dict]:
+    """A 16-year-old: Aetna covers Besponsa for adults (18 or older) only."""
+    resources = chart_for("aetna")
+    return [{**r, "birthDate": "2010-05-01"} if r["resourceType"] == "Patient" else r for r in resources]
+
+
+def test_a_denial_page_names_each_reason_in_the_policys_words(app, browser):
+    with running_ehr(young_aetna_chart(), ["Coverage/cov1", "MedicationRequest/mr1"]) as ehr:
+        page = browser.new_page()
+        launch(page, app, ehr)
+        save_and_submit(page, ehr)
+        assert page.locator("h1#decision").inner_text() == "Denied"
+        reasons = page.locator("ul.reasons li").all_inner_texts()
+        assert any("age" in r.lower() and "18 years of age or older" in r for r in reasons), reasons
+        assert page.get_by_role("link", name="Aetna policy").get_attribute("href") == "/policies/aetna"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "smart-aetna-denied.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def reviewing_app(tmp_path_factory):
+    """A payer that routes every would-be denial to a clinician (DENY_REQUIRES_REVIEW)."""
+    with running_server(tmp_path_factory.mktemp("smart-review") / "data", None, SESSION_SECRET="test-secret",
+                        DENY_REQUIRES_REVIEW="true") as server:
+        yield server
+
+
+def test_a_pended_page_says_what_happens_next_and_why(reviewing_app, browser):
+    with running_ehr(young_aetna_chart(), ["Coverage/cov1", "MedicationRequest/mr1"]) as ehr:
+        page = browser.new_page()
+        launch(page, reviewing_app, ehr)
+        save_and_submit(page, ehr)
+        assert page.locator("h1#decision").inner_text() == "Pended for review"
+        assert "You will be notified" in page.locator("section.result").inner_text()
+        assert "a denial needs a clinician's signature" in page.locator("p.disposition").inner_text()
+        assert any("18 years of age or older" in r for r in page.locator("ul.reasons li").all_inner_texts())
+        page.screenshot(path=str(ARTIFACTS / "smart-aetna-pended.png"), full_page=True)

@@ -68,3 +68,28 @@ def test_audit_writer_rows_read_back_with_utc_times(storage):
     for r in got:  # stored as UTC: read back (naive on SQLite) it is within seconds of now
         at = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
         assert before - timedelta(seconds=1) <= at <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_audit_writer_keeps_a_batch_when_one_row_is_refused(storage):
+    """A row the database refuses (PostgreSQL: a NUL in text) is dropped and counted; the others land."""
+    from service.crd.audit import AuditWriter
+    from service.crd.hook import HookResult
+    from service.crd.services import SERVICES_BY_ID
+    writer = AuditWriter(storage, interval=3600)
+    service = SERVICES_BY_ID["besponsa-order-sign"]
+    for instance in ("a", "bad\x00" if storage.engine.dialect.name == "postgresql" else "x" * 10, "c"):
+        writer.record(instance, service, HookResult({}, "bcbst", 1, []), 1.0, 200)
+    rows = writer.take()
+    assert writer.store(rows) is True
+    writer.close()
+    with storage.sessions() as s:
+        stored = s.scalars(select(HookCall.hook_instance)).all()
+    refused = 1 if storage.engine.dialect.name == "postgresql" else 0
+    assert len(stored) == 3 - refused and writer.rejected == refused
+
+
+def test_audit_statements_come_in_four_sizes_only():
+    from service.storage.hooks import CHUNK_SIZES, fixed_chunks
+    for n in (0, 1, 9, 11, 999, 1234, 2222):
+        chunks = fixed_chunks([(i,) for i in range(n)])
+        assert sum(len(c) for c in chunks) == n and {len(c) for c in chunks} <= set(CHUNK_SIZES)

@@ -13,13 +13,30 @@ from service.storage.migrate import current_revision
 from service.storage.models import Base
 from tests.storage.pg import throwaway_database
 
+
+# The newest revision the migration scripts define (the chain must end in exactly one head).
+def script_head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from service.storage.migrate import MIGRATIONS
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, f"the migrations end in {len(heads)} heads: {heads}"
+    return heads[0]
+
+
+HEAD = script_head()
+
 TABLES = {"claims", "questionnaire_responses", "claim_responses", "audit_events",
-          "hook_call", "hook_feedback", "token_use", "smart_sessions", "access_events", "server_secrets"}
+          "hook_call", "hook_feedback", "token_use", "smart_sessions", "access_events", "server_secrets",
+          "reviewers", "reviewer_sessions", "subscriptions", "subscription_outbox"}
 
 
 def test_head_creates_every_table(storage):
     assert TABLES <= set(inspect(storage.engine).get_table_names())
-    assert current_revision(storage.engine) == "0004"
+    assert current_revision(storage.engine) == HEAD
 
 
 def test_migration_matches_models(storage):
@@ -32,7 +49,7 @@ def test_migration_matches_models(storage):
 
 def test_migrate_twice_is_a_no_op(storage):
     storage.migrate()
-    assert current_revision(storage.engine) == "0004"
+    assert current_revision(storage.engine) == HEAD
 
 
 MIGRATE = ("from service.config import Settings; from service.storage import open_storage;"
@@ -60,7 +77,7 @@ def test_concurrent_workers_migrate_once(backend, tmp_path):
         assert [r.returncode for r in results] == [0] * 4, [r.stderr[-800:] for r in results]
         store = open_storage(Settings(data_dir=tmp_path / "data", database_url=url or None))
         try:
-            assert current_revision(store.engine) == "0004"
+            assert current_revision(store.engine) == HEAD
             assert TABLES <= set(inspect(store.engine).get_table_names())
         finally:
             store.close()
@@ -75,4 +92,4 @@ def test_downgrade_to_base_and_back(storage):
     assert not TABLES & set(inspect(storage.engine).get_table_names())
     storage.migrate()
     assert TABLES <= set(inspect(storage.engine).get_table_names())
-    assert current_revision(storage.engine) == "0004"
+    assert current_revision(storage.engine) == HEAD

@@ -1,0 +1,60 @@
+"""HTTP policy for every response: JSON only for FHIR (406 otherwise, as JSON-only FHIR servers do),
+and the security headers a browser needs (no framing, no sniffing, no referrer)."""
+from __future__ import annotations
+
+from service.errors import not_acceptable, render
+
+JSON_TYPES = ("application/fhir+json", "application/json", "application/*", "*/*", "application/json+fhir")
+ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+NO_FRAMING = [(b"x-frame-options", b"DENY")]
+
+
+def accepts_json(accept: str) -> bool:
+    """An Accept header that admits JSON (absent or empty admits anything; RFC 9110 section 12.5.1)."""
+    if not accept.strip():
+        return True
+    offered = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    return any(kind in JSON_TYPES for kind in offered)
+
+
+def wants_xml(scope) -> bool:
+    if not scope["path"].startswith("/fhir/"):
+        return False
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "_format=" in query and any(x in query for x in ("_format=xml", "_format=application%2Ffhir%2Bxml",
+                                                         "_format=application/fhir+xml", "_format=text%2Fxml")):
+        return True
+    accept = next((v.decode("latin-1") for k, v in scope.get("headers") or () if k == b"accept"), "")
+    return not accepts_json(accept)
+
+
+class HttpPolicy:
+    """Pure ASGI middleware (cheap on the CDS Hooks hot path: a header list extended, no parsing)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if wants_xml(scope):
+            status, body, headers = render(not_acceptable("this server speaks FHIR JSON only "
+                                                          "(Accept: application/fhir+json)"))
+            await send({"type": "http.response.start", "status": status, "headers": [
+                *((k.encode(), v.encode()) for k, v in headers.items()), *ALWAYS,
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def send_with_policy(message):
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                headers.extend(ALWAYS)
+                names = {k.lower() for k, _ in headers}
+                if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
+                    headers.extend(NO_FRAMING)
+                    if b"content-security-policy" not in names:
+                        headers.append((b"content-security-policy", b"frame-ancestors 'none'"))
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)

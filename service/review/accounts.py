@@ -1,0 +1,82 @@
+"""Who may do what, and signing in with lockout (OWASP Authentication Cheat Sheet: account lockout)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from service.storage import reviewers as repo
+
+REVIEW, DENY, REPORT, AUDIT = "review", "deny", "report", "audit"
+# The role table: approving and asking for information is any reviewer's; many states require a
+# physician to sign a denial (hence DENY_REQUIRES_REVIEW); operators read reports and the audit trail.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "nurse-reviewer": frozenset({REVIEW}),
+    "physician-reviewer": frozenset({REVIEW, DENY}),
+    "operator": frozenset({REPORT, AUDIT}),
+}
+assert set(PERMISSIONS) == set(repo.ROLES), "every stored role has its permissions"
+HOME = {"nurse-reviewer": "/review", "physician-reviewer": "/review", "operator": "/reports/prior-authorization"}
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+SESSION_LIFETIME = timedelta(hours=10)  # a shift; signing in again after it is expected
+IDLE_LIMIT = timedelta(minutes=30)
+
+
+def allows(role: str, permission: str) -> bool:
+    return permission in PERMISSIONS.get(role, frozenset())
+
+
+@lru_cache(maxsize=1)
+def decoy_hash() -> str:
+    """A hash to verify against for unknown usernames, so they cost what a real account costs."""
+    return repo.hash_password(secrets.token_urlsafe(16))
+
+
+def authenticate(storage, username: str, password: str, now: datetime) -> repo.ReviewerAccount | None:
+    """The account when the password is right and the account is neither locked nor disabled.
+
+    The 5th wrong password in a row locks the account for 15 minutes and ends its sessions.
+    """
+    account = repo.find_reviewer(storage, username.strip().lower())
+    if account is None or not account.active:
+        repo.verify_password(decoy_hash(), password)
+        return None
+    locked = repo.aware(account.locked_until)
+    if locked is not None and locked > now:
+        return None
+    if not repo.verify_password(account.password_hash, password):
+        repo.record_failure(storage, account.id, MAX_FAILURES, now + LOCKOUT)
+        return None
+    rehash = repo.HASHER.check_needs_rehash(account.password_hash)
+    repo.record_success(storage, account.id, now, repo.hash_password(password) if rehash else None)
+    return account
+
+
+def session_key(token: str) -> str:
+    """What the database keeps of a session token: its SHA-256 (a stolen table opens no session)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(storage, account: repo.ReviewerAccount, now: datetime) -> str:
+    """A new random session for the account; returns the token the cookie carries."""
+    token = secrets.token_urlsafe(32)
+    repo.open_session(storage, session_key(token), account.id, secrets.token_urlsafe(32), now, now + SESSION_LIFETIME)
+    return token
+
+
+def resume_session(storage, token: str, now: datetime) -> repo.SignedIn | None:
+    """The signed-in reviewer for a token, or None once it expired or sat idle 30 minutes."""
+    key = session_key(token)
+    found = repo.load_session(storage, key, now)
+    if found is None or now - found.last_seen > IDLE_LIMIT:
+        return None
+    if now - found.last_seen > timedelta(minutes=1):  # write at most once a minute per session
+        repo.touch_session(storage, key, now)
+    return found
+
+
+def end_session(storage, token: str) -> None:
+    repo.close_session(storage, session_key(token))

@@ -1,0 +1,107 @@
+"""What a reviewer reads about a request: the order, the patient (minimum necessary, HIPAA 164.502(b)), the answers.
+
+Each answer shows its DTR 2.1 information-origin (auto from the chart, override, manual); an
+answer without that extension is "not stated", never guessed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from service.fhir.bundle import BundleIndex
+from service.fhir.json import obj, objs, text_of
+from service.fhir.responses import iter_items
+from service.policies.concepts import BOOLEAN, CODING, CONCEPTS
+from service.policies.drug import BESPONSA
+from service.policies.model import Policy
+
+ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
+ORIGIN_WORDS = {"auto": "auto: from the chart", "override": "override: chart value changed by the clinician",
+                "manual": "manual: entered by the clinician"}
+NOT_STATED = "not stated"
+NPI = "http://hl7.org/fhir/sid/us-npi"
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    concept: str
+    question: str
+    answer: str
+    origin: str  # auto | override | manual | "" (not stated)
+    origin_words: str
+
+
+def show_value(concept: str, value: object) -> str:
+    """An engine value as the Questionnaire offered it (coded answers by their display)."""
+    kind = CONCEPTS[concept].answer_type
+    if value is None:
+        return "not answered"
+    if kind == CODING:
+        return CONCEPTS[concept].option_display(str(value))
+    if kind == BOOLEAN:
+        return "Yes" if value is True else "No"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def answer_origin(item: dict) -> str:
+    """The information-origin `source` code of an item's first answer, or "" when it states none."""
+    for answer in objs(item.get("answer"))[:1]:
+        for ext in objs(answer.get("extension")):
+            if ext.get("url") == ORIGIN:
+                for sub in objs(ext.get("extension")):
+                    if sub.get("url") == "source" and text_of(sub.get("valueCode")) in ORIGIN_WORDS:
+                        return sub["valueCode"]
+    return ""
+
+
+def list_answers(policy: Policy, questionnaire_response: dict, answers: dict[str, object]) -> list[AnswerRow]:
+    """Every answered criterion in the policy's question order, with where its value came from."""
+    origins = {text_of(i.get("linkId")): answer_origin(i) for i in iter_items(questionnaire_response.get("item"))}
+    rows = []
+    for code in [*policy.concepts, *(c for c in answers if c not in policy.concepts and c in CONCEPTS)]:
+        if code not in answers:
+            continue
+        origin = origins.get(code, "")
+        rows.append(AnswerRow(code, CONCEPTS[code].question, show_value(code, answers[code]), origin,
+                              ORIGIN_WORDS.get(origin, NOT_STATED)))
+    return rows
+
+
+def age_on(birth: str, day: date) -> int | None:
+    try:
+        born = date.fromisoformat(birth[:10]) if len(birth) >= 10 else None
+    except ValueError:
+        return None
+    if born is None:
+        return None
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def describe_drug(coding: dict) -> str:
+    """The billed code and what it is (the drug's own display when the code is Besponsa's)."""
+    code = text_of(coding.get("code"))
+    display = text_of(coding.get("display")) or (BESPONSA.code.display if code in BESPONSA.hcpcs_codes else "")
+    return " ".join(filter(None, (code, display))) or "not stated"
+
+
+def summarize_request(bundle: dict, answers: dict[str, object], received: date) -> dict:
+    """Age and sex of the patient, the drug, quantity and prescriber NPI: nothing that names the patient."""
+    index = BundleIndex(bundle)
+    entries = objs(bundle.get("entry"))
+    claim = obj(entries[0].get("resource")) if entries else {}
+    patient = index.resolve(claim.get("patient"), "Patient") or {}
+    age = age_on(text_of(patient.get("birthDate")), received)
+    item = objs(claim.get("item"))[:1]
+    product = obj(item[0].get("productOrService")) if item else {}
+    coding = objs(product.get("coding"))[:1]
+    quantity = obj(item[0].get("quantity")) if item else {}
+    provider = index.resolve(claim.get("provider")) or {}
+    npi = next((text_of(i.get("value")) for i in objs(provider.get("identifier")) if i.get("system") == NPI), "")
+    return {
+        "age": age if age is not None else answers.get("age-years"),
+        "age_source": "birth date, at receipt" if age is not None else "answer",
+        "sex": text_of(patient.get("gender")) or "not stated",
+        "drug": describe_drug(coding[0] if coding else {}),
+        "quantity": f"{quantity.get('value', '')} {text_of(quantity.get('unit'))}".strip() or "not stated",
+        "prescriber_npi": npi or "not stated",
+    }

@@ -1,0 +1,86 @@
+"""Signing in and out of the desk (OWASP Authentication and Session Management cheat sheets)."""
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from service.errors import ApiError
+from service.review import accounts
+from service.review.auth import COOKIE, CSRF_FIELD, LOGIN_COOKIE, cookie_options, current_reviewer, now_utc
+from service.review.web import page, parse_form, problem_page, read_form, secure
+
+router = APIRouter(tags=["reviewer desk"])
+REFUSED = ("Sign-in refused: the username or password is wrong, or the account is locked "
+           f"for {accounts.LOCKOUT.seconds // 60} minutes after {accounts.MAX_FAILURES} failed attempts.")
+
+
+def safe_next(target: str) -> str:
+    """Only a path on this site (no scheme, host or protocol-relative //): no open redirect."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else ""
+
+
+def login_form(request: Request, status: int = 200, error: str = "", target: str = "") -> Response:
+    token = secrets.token_urlsafe(32)
+    response = page(request, "review/login.html", status, csrf=token, error=error, next=safe_next(target))
+    response.set_cookie(LOGIN_COOKIE, token, max_age=3600, **cookie_options(request))
+    return response
+
+
+@router.get("/review/login", include_in_schema=False)
+async def show_login(request: Request, next: str = ""):
+    """The sign-in form with a fresh double-submit CSRF token."""
+    return login_form(request, target=next)
+
+
+@router.post("/review/login", include_in_schema=False)
+async def sign_in(request: Request):
+    """Check the form's CSRF token and the password; on success a new session (never a reused id)."""
+    try:
+        fields = {k: v[0] for k, v in (await parse_form(request, 20)).items()}
+    except ApiError as exc:
+        return login_form(request, exc.status, "The form could not be read.")
+    cookie, posted = request.cookies.get(LOGIN_COOKIE, ""), fields.get(CSRF_FIELD, "")
+    if not cookie or not posted or not secrets.compare_digest(cookie.encode(), posted.encode()):
+        return login_form(request, 403, "The sign-in form was stale or not ours: please try again.")
+    storage, now = request.app.state.storage, now_utc()
+    account = await run_in_threadpool(accounts.authenticate, storage, fields.get("username", ""),
+                                      fields.get("password", ""), now)
+    if account is None:
+        return login_form(request, 401, REFUSED, fields.get("next", ""))
+    old = request.cookies.get(COOKIE)
+    if old:
+        await run_in_threadpool(accounts.end_session, storage, old)
+    token = await run_in_threadpool(accounts.start_session, storage, account, now)
+    target = safe_next(fields.get("next", "")) or accounts.HOME[account.role]
+    response = secure(RedirectResponse(target, status_code=303))
+    response.set_cookie(COOKIE, token, max_age=int(accounts.SESSION_LIFETIME.total_seconds()), **cookie_options(request))
+    response.delete_cookie(LOGIN_COOKIE, **cookie_options(request))
+    return response
+
+
+@router.post("/review/logout", include_in_schema=False)
+async def sign_out(request: Request):
+    """End the session on the server (CSRF-checked), then forget the cookie."""
+    try:
+        reviewer = await run_in_threadpool(current_reviewer, request)
+        await read_form(request, reviewer)
+    except ApiError as exc:
+        if exc.status == 401:
+            return secure(RedirectResponse("/review/login", status_code=303))
+        return problem_page(request, exc.status, "Not signed out", exc.message)
+    await run_in_threadpool(accounts.end_session, request.app.state.storage, request.cookies.get(COOKIE, ""))
+    response = secure(RedirectResponse("/review/login", status_code=303))
+    response.delete_cookie(COOKIE, **cookie_options(request))
+    return response
+
+
+@router.get("/review/session")
+def read_session(request: Request):
+    """Who is signed in and the CSRF token a system sends as X-CSRF-Token on POST (401 otherwise)."""
+    reviewer = current_reviewer(request)
+    return JSONResponse({"username": reviewer.username, "role": reviewer.role, "csrfToken": reviewer.csrf},
+                        headers={"Cache-Control": "no-store"})
+

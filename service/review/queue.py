@@ -1,0 +1,53 @@
+"""The queue's rows: due time from receipt (CMS-0057-F: 72 hours expedited, 7 days standard), time left, overdue."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.policies.concepts import CONCEPTS
+from service.policies.registry import all_policies
+from service.review.report import DECISIONS, reason_codes
+from service.storage.models import Claim, ClaimResponseRow
+from service.storage.reviewers import aware
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    response_id: str
+    number: str
+    payer: str
+    priority: str
+    status: str
+    received: datetime | None
+    due: datetime | None
+    left: str
+    overdue: bool
+    reasons: tuple[str, ...]
+
+
+def span(seconds: float) -> str:
+    """A duration in days and hours, or hours and minutes under a day."""
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return f"{days} d {hours} h" if days else f"{hours} h {mins} min"
+
+
+def time_left(due: datetime | None, decided: bool, now: datetime) -> tuple[str, bool]:
+    """('2 d 4 h left', False) or ('overdue by 3 h 0 min', True); decided requests have no clock."""
+    if decided:
+        return "decided", False
+    if due is None:
+        return "no due time", False
+    seconds = (due - now).total_seconds()
+    return (f"{span(seconds)} left", False) if seconds >= 0 else (f"overdue by {span(-seconds)}", True)
+
+
+def queue_row(claim: Claim, response: ClaimResponseRow, now: datetime) -> QueueRow:
+    policy = all_policies().get(claim.payer_id)
+    due = aware(claim.due_at)
+    left, overdue = time_left(due, claim.decision != "pend", now)
+    reasons = tuple(CONCEPTS[c].display if c in CONCEPTS else c for c in reason_codes(response.resource))
+    return QueueRow(claim.response_id, response.auth_number or "", policy.payer_name if policy else claim.payer_id,
+                    claim.priority, DECISIONS.get(claim.decision, claim.decision), aware(claim.created_at), due,
+                    left, overdue, reasons)

@@ -1,0 +1,10 @@
+"""The reviewer desk's routes, in match order: sign-in, the reviewer API, reports and audit, then cases."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.review import api, login, pages, reporting
+
+router = APIRouter()
+for part in (login, api, reporting, pages):  # /review/{id} last: it would swallow /review/login
+    router.include_router(part.router)

@@ -1,0 +1,115 @@
+"""Subscription create, read, search, delete and $status (R4 Subscriptions Backport; PAS 2.2.1 profile-subscription)."""
+from __future__ import annotations
+
+import re
+from functools import partial
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from service.api.body import read_json
+from service.api.openapi import json_body
+from service.auth.guard import caller_of
+from service.auth.tokens import Caller
+from service.errors import ApiError, Issue, not_found, unauthorized
+from service.fhir.bundle import searchset
+from service.fhir.outcome import fhir_response
+from service.storage import subscriptions as repo
+from service.subscriptions import PAS_SUBSCRIPTION_PROFILE, SUBSCRIPTION_PROFILE
+from service.subscriptions.notify import HANDSHAKE, build_notification, build_status_bundle
+from service.subscriptions.request import read_subscription
+from service.subscriptions.worker import post_notification
+
+router = APIRouter(tags=["subscriptions"])
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+STATUSES = (repo.REQUESTED, repo.ACTIVE, repo.ERROR, repo.OFF)
+
+
+def caller_or_401(request: Request) -> Caller:
+    """The caller the access guard admitted. Every route here is in the guard's table, so a missing caller
+    means the table and the routes disagree: refused, never taken for 'authorization off'."""
+    caller = caller_of(request)
+    if caller is None:
+        raise unauthorized("a bearer access token is required")
+    return caller
+
+
+def render_subscription(sub: repo.SubscriptionRow) -> dict:
+    """The Subscription as stored, with the server's id and status (and R4 `error` while failing); the PAS
+    profile is claimed only for full-resource payloads, the one content it allows."""
+    profiles = [SUBSCRIPTION_PROFILE] + ([PAS_SUBSCRIPTION_PROFILE] if sub.content == "full-resource" else [])
+    resource = {"resourceType": "Subscription", "id": sub.id, "meta": {"profile": profiles},
+                **{k: v for k, v in sub.resource.items() if k != "resourceType"}, "status": sub.status}
+    if sub.status == repo.ERROR and sub.error:
+        resource["error"] = sub.error
+    return resource
+
+
+def find_own(request: Request, subscription_id: str) -> repo.SubscriptionRow:
+    """The caller's subscription, or 404 (another owner's is as unknown as a missing one)."""
+    sub = None
+    if FHIR_ID.fullmatch(subscription_id):
+        owner = caller_or_401(request).owner
+        sub = repo.get_subscription(request.app.state.storage, subscription_id, owner=owner)
+    if sub is None:
+        raise not_found(f"Subscription/{subscription_id}")
+    return sub
+
+
+def gone(subscription_id: str) -> ApiError:
+    """410: a deleted resource (R4 http.html#read)."""
+    return ApiError(410, (Issue("deleted", f"Subscription/{subscription_id} was deleted"),))
+
+
+@router.post("/fhir/Subscription", openapi_extra=json_body("PAS Subscription (R4 backport, rest-hook)"))
+async def create_subscription(request: Request):
+    """Create: stored as requested, a handshake posted to the endpoint, then active (or error with why)."""
+    caller = caller_or_401(request)
+    wanted = read_subscription(await read_json(request))
+    app = request.app
+    base = app.state.settings.public_base_url
+    sub = await run_in_threadpool(partial(repo.create_subscription, owner=caller.owner, client_id=caller.client_id),
+                                  app.state.storage, wanted)
+    request.state.audit_ref = ("Subscription", sub.id)
+    error = await post_notification(app.state.http, sub.endpoint, build_notification(base, sub, HANDSHAKE),
+                                    sub.timeout_seconds)
+    updated = await run_in_threadpool(repo.record_handshake, app.state.storage, sub.id,
+                                      None if error is None else f"handshake: {error}")
+    sub = updated or sub
+    return fhir_response(render_subscription(sub), 201, {"Location": f"{base}/fhir/Subscription/{sub.id}"})
+
+
+@router.get("/fhir/Subscription/{subscription_id}/$status")
+def read_status(subscription_id: str, request: Request):
+    """$status (instance): a searchset Bundle with one query-status Parameters."""
+    sub = find_own(request, subscription_id)
+    return fhir_response(build_status_bundle(request.app.state.settings.public_base_url, sub))
+
+
+@router.get("/fhir/Subscription/{subscription_id}")
+def read_subscription_route(subscription_id: str, request: Request):
+    """FHIR read of one of the caller's subscriptions; 410 once deleted."""
+    sub = find_own(request, subscription_id)
+    if sub.deleted_at is not None:
+        raise gone(subscription_id)
+    return fhir_response(render_subscription(sub))
+
+
+@router.get("/fhir/Subscription")
+def search_subscriptions(request: Request, status: str | None = None):
+    """FHIR search: the caller's own subscriptions that were not deleted, optionally by status."""
+    owner = caller_or_401(request).owner
+    found = [] if status is not None and status not in STATUSES else \
+        repo.list_subscriptions(request.app.state.storage, owner=owner, status=status)
+    return fhir_response(searchset(request.app.state.settings.public_base_url, "Subscription",
+                                   [render_subscription(s) for s in found]))
+
+
+@router.delete("/fhir/Subscription/{subscription_id}")
+def delete_subscription(subscription_id: str, request: Request):
+    """FHIR delete: status off, nothing more is sent; deleting again is fine (204)."""
+    if not FHIR_ID.fullmatch(subscription_id) or not repo.delete_subscription(
+            request.app.state.storage, subscription_id, owner=caller_or_401(request).owner):
+        raise not_found(f"Subscription/{subscription_id}")
+    return Response(status_code=204)
