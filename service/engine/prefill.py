@@ -5,8 +5,9 @@ the Python equivalents of the generated CQL; the concept table is the only map b
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
+from functools import lru_cache
 
 import cql_equivalents
 from service.policies.concepts import CONCEPTS
@@ -18,11 +19,21 @@ if _missing:
     raise RuntimeError(f"concepts name CQL defines with no Python equivalent: {_missing}")
 
 
+@lru_cache(maxsize=256)
+def plan(concepts: tuple[str, ...]) -> tuple[tuple[str, Callable[..., object]], ...]:
+    """(concept, define function) for the concepts the chart can answer: made once per policy, since
+    CRD prefills on every order signing and the lookups cost as much as a define."""
+    return tuple((code, cql_equivalents.DEFINES[CONCEPT_DEFINES[code]]) for code in concepts if code in CONCEPT_DEFINES)
+
+
 def prefill_view(view: dict[str, object], concepts: Iterable[str], today: date) -> dict[str, object]:
     """Engine-form answers for the requested concepts the chart shows; absent ones left out."""
-    wanted = [(code, CONCEPT_DEFINES[code]) for code in concepts if code in CONCEPT_DEFINES]
-    values = cql_equivalents.evaluate(view, (define for _, define in wanted), today)
-    return {code: values[define] for code, define in wanted if define in values}
+    out: dict[str, object] = {}
+    for code, define in plan(concepts if isinstance(concepts, tuple) else tuple(concepts)):
+        value = define(view, today)
+        if value is not None:
+            out[code] = value
+    return out
 
 
 Evidence = dict[str, str]  # {"reference": "Observation/o1", "date": "2026-11-25" or "", "label": "CD22 result"}
