@@ -114,7 +114,7 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     session = await load_session(request)
     if session is None:
         return problem(request, 401, "Session expired", "Please launch the app again from the EHR.")
-    if error or not code or not state or not secrets.compare_digest(state, session.get("state", "")):
+    if error or not code or not state or not secrets.compare_digest(state.encode(), str(session.get("state", "")).encode()):
         return problem(request, 400, "Launch refused", "The authorization answer did not match this launch.")
     settings = request.app.state.settings
     try:

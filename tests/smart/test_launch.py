@@ -72,3 +72,13 @@ def test_app_context_of_older_ehrs_is_read():
     token = {"appContext": '{"fhirContext": [{"reference": "Coverage/c9"}], "order": "ServiceRequest/s1"}'}
     assert context_refs(token) == ["Coverage/c9", "ServiceRequest/s1"]
     assert context_refs({"appContext": "not json"}) == []
+
+
+def test_hostile_launch_inputs_get_pages_not_500s(client):
+    """Issue 16: non-ASCII state and CSRF header, a JSON array body, an unparsable iss."""
+    with running_ehr(chart_for("aetna"), []) as ehr:
+        r = client.get(f"/smart/launch?iss={ehr.url}&launch=L1", follow_redirects=False)
+        assert r.status_code == 302
+        assert client.get("/smart/callback?code=x&state=%C3%A9t%C3%A9").status_code == 400
+    assert client.get("/smart/launch?iss=http://%5B::1").status_code == 400
+    assert client.post("/smart/save", content=b"[1]", headers={"x-csrf-token": "é".encode()}).status_code in (401, 403)
