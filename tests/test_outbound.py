@@ -85,3 +85,16 @@ def test_bad_allow_lists_stop_start_up():
     for bad in ("ftp://x.org", "http://ehr.example.org", "https://ehr.example.org/fhir"):
         with pytest.raises(ValueError, match="EHR_ALLOWED_ORIGINS"):
             Settings(ehr_allowed_origins=bad)
+
+
+def test_an_oversized_smart_configuration_is_refused_and_nothing_is_kept(tmp_path):
+    """Issue 16: a 40 MB smart-configuration once stayed in the session for an hour; now it is cut
+    off at 256 KiB, and only the two endpoint URLs of a usable one are ever kept."""
+    recorder = Recorder()
+    huge = httpx.Response(200, content=b'{"authorization_endpoint": "https://ehr.example.org/a", "pad": "'
+                          + b"x" * (2 * 1024 * 1024) + b'"}')
+    recorder.transport = httpx.MockTransport(lambda request: huge)
+    with app_with(tmp_path, recorder) as client:
+        r = client.get("/smart/launch", params={"iss": "https://ehr.example.org/fhir", "launch": "x"},
+                       follow_redirects=False)
+    assert r.status_code == 502 and "set-cookie" not in r.headers

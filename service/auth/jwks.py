@@ -45,7 +45,7 @@ class JwksCache:
                 key_known(cached[1], kid) or now - cached[0] < REFETCH_AFTER):
             return cached[1]
         try:
-            jwks = await self.http.get_json(url, what=self.what)
+            jwks = await self.http.get_json(url, what=self.what, limit=256 * 1024)
         except ApiError:
             raise unauthorized(f"{self.what} could not be read") from None
         if not isinstance(jwks, dict):

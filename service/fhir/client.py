@@ -45,7 +45,7 @@ class HttpClient:
 
     async def request(self, method: str, url: str, *, token: str | None = None, json_body: object = None,
                       form: dict[str, str] | None = None, accept: str = "application/json",
-                      what: str = "the server") -> Reply:
+                      what: str = "the server", limit: int | None = None) -> Reply:
         """One call under a total deadline; any transport failure, timeout or oversize body is a 502."""
         headers = {"Accept": accept}
         if token:
@@ -55,7 +55,8 @@ class HttpClient:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = FHIR_JSON
         try:
-            return await asyncio.wait_for(self._send(method, url, headers, content, form), self.timeout)
+            return await asyncio.wait_for(self._send(method, url, headers, content, form, limit or self.max_bytes),
+                                          self.timeout)
         except TimeoutError:
             raise upstream(f"{what} did not answer within {self.timeout:g} s") from None
         except httpx.InvalidURL:
@@ -64,22 +65,21 @@ class HttpClient:
             raise upstream(f"{what} could not be reached ({type(exc).__name__})") from None
 
     async def _send(self, method: str, url: str, headers: dict[str, str], content: bytes | None,
-                    form: dict[str, str] | None) -> Reply:
+                    form: dict[str, str] | None, limit: int) -> Reply:
         async with httpx.AsyncClient(transport=self.transport, timeout=self.timeout,
                                      follow_redirects=False) as client:
             async with client.stream(method, url, headers=headers, content=content, data=form) as response:
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
-                    if len(body) > self.max_bytes:
-                        raise upstream(f"the answer from {url.split('?')[0]} is larger than "
-                                       f"{self.max_bytes // (1024 * 1024)} MiB")
+                    if len(body) > limit:
+                        raise upstream(f"the answer from {url.split('?')[0]} is larger than {limit // 1024} KiB")
                 return Reply(response.status_code, response.headers, parse_json(bytes(body)))
 
     async def get_json(self, url: str, *, token: str | None = None, accept: str = "application/json",
-                       what: str = "the server") -> Any:
+                       what: str = "the server", limit: int | None = None) -> Any:
         """GET a JSON document; a non-2xx answer or a body that is not JSON is a 502."""
-        reply = await self.request("GET", url, token=token, accept=accept, what=what)
+        reply = await self.request("GET", url, token=token, accept=accept, what=what, limit=limit)
         return expect_json(reply, what)
 
     async def post_form(self, url: str, form: dict[str, str], *, what: str = "the server") -> Any:

@@ -24,7 +24,7 @@ async def discover(http: HttpClient, iss: str) -> dict:
     """{iss}/.well-known/smart-configuration (SMART 2.x section 2.1); a 502 when it cannot be used."""
     try:
         config = await http.get_json(f"{iss.rstrip('/')}/.well-known/smart-configuration",
-                                     what="the EHR's SMART configuration")
+                                     what="the EHR's SMART configuration", limit=256 * 1024)  # kilobytes, always
     except ApiError:
         raise upstream("The EHR's SMART configuration could not be read.") from None
     if not isinstance(config, dict) or not all(
