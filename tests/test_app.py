@@ -159,3 +159,46 @@ def test_an_uncreatable_data_dir_is_one_line_naming_the_variable(tmp_path):
     blocker.write_text("x")
     with pytest.raises(SettingsError, match="DATA_DIR: .* cannot be created"):
         create_app(Settings(data_dir=blocker / "data"))
+
+
+def test_a_defect_is_a_logged_500_with_the_request_id_never_a_4xx(client, monkeypatch):
+    """Issue 11/16: an unexpected exception is answered by the one renderer: a 500 OperationOutcome
+    naming the request id, which the log line carries too; the message itself is never logged."""
+    import service.api.terminology as terminology
+
+    def broken():
+        raise KeyError("Patient/secret-123")
+    import logging
+
+    from service.logs import JsonFormatter
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(JsonFormatter().format(record))  # type: ignore[method-assign]
+    logging.getLogger("service").addHandler(handler)
+    monkeypatch.setattr(terminology, "build_codesystem", broken)
+    try:
+        r = client.get("/fhir/CodeSystem/pa-criteria", headers={"x-request-id": "req-abc"})
+    finally:
+        logging.getLogger("service").removeHandler(handler)
+    assert r.status_code == 500 and r.json()["issue"][0]["code"] == "exception"
+    assert "req-abc" in r.json()["issue"][0]["diagnostics"] and r.headers["x-request-id"] == "req-abc"
+    out = "\n".join(lines)
+    assert '"request_id": "req-abc"' in out and "KeyError" in out and "secret-123" not in out
+    assert client.get("/healthz").status_code == 200  # the connection and the process carry on
+
+
+def test_jwt_verification_off_is_said_at_start_up(tmp_path, capsys):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.config import Settings
+    with TestClient(create_app(Settings(data_dir=tmp_path / "d"))):
+        assert "CDS Hooks JWT verification is OFF" in capsys.readouterr().out  # before any call
+
+
+def test_claim_response_search_takes_a_bare_patient_id(client):
+    from tests.pas.bundles import request_bundle
+    from tests.pas.cases import BASE
+    assert client.post("/fhir/Claim/$submit", json=request_bundle("aetna", BASE)).status_code == 200
+    for patient in ("pat1", "Patient/pat1", "http://provider.example.org/fhir/Patient/pat1"):
+        assert client.get(f"/fhir/ClaimResponse?patient={patient}").json()["total"] == 1, patient

@@ -209,3 +209,18 @@ async def rotate_keys():
         state["jwks"] = {"keys": [public_jwk(new, "k2")]}
         store.cache.fetched[f"{base}/jwks"] = (store.cache.fetched[f"{base}/jwks"][0] - 11, {"keys": []})
         assert await store.find_key(source, {"kid": "k2", "jku": f"{base}/jwks"}) is not None
+
+
+def test_an_issuer_that_is_not_a_string_is_a_401_not_a_500(secured, keys):
+    now = int(time.time())
+    body = {"iss": [ISS], "sub": "ehr-client", "aud": AUD, "iat": now, "exp": now + 120, "jti": str(uuid.uuid4())}
+    raw = jwt.PyJWS().encode(json.dumps(body).encode(), keys["es"], algorithm="ES384", headers={"kid": "es-1"})
+    assert call(secured, raw).status_code == 401
+
+
+def test_an_unreadable_jwks_file_stops_start_up(tmp_path):
+    from service.config import Settings
+    (tmp_path / "bad.json").write_text("not json")
+    for path in (tmp_path / "missing.json", tmp_path / "bad.json"):
+        with pytest.raises(ValueError, match="CDS_TRUSTED_ISSUERS"):
+            Settings(data_dir=tmp_path, cds_trusted_issuers=json.dumps({ISS: {"jwks_file": str(path)}}))
