@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 from service.engine.prefill import describe_evidence
+from service.fhir.responses import PREFILL_EVIDENCE
 from service.policies import canonical
 from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS, SYSTEM
 from service.policies.model import Policy
@@ -13,7 +14,6 @@ DTR_QR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnai
 QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"
 INTENDED_USE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/intendedUse"
 ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
-PREFILL_EVIDENCE = "http://example.org/fhir/StructureDefinition/prefill-evidence"
 
 
 def to_answer(code: str, value: object, origin: str = "auto") -> dict:

@@ -6,6 +6,10 @@ from collections.abc import Iterator
 from service.fhir.json import objs
 from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS, SYSTEM
 
+# Beside DTR's information-origin on a prefilled answer: the chart entry it came from (our extension,
+# since information-origin's `source` takes no sub-extensions). Written by dtr/response.py.
+PREFILL_EVIDENCE = "http://example.org/fhir/StructureDefinition/prefill-evidence"
+
 
 def iter_items(items: object) -> Iterator[dict]:
     """Every item of a response, nested groups and answer children included (SDC nesting).

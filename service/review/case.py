@@ -10,7 +10,7 @@ from datetime import date
 
 from service.fhir.bundle import BundleIndex
 from service.fhir.json import obj, objs, text_of
-from service.fhir.responses import iter_items
+from service.fhir.responses import PREFILL_EVIDENCE, iter_items
 from service.policies.concepts import BOOLEAN, CODING, CONCEPTS
 from service.policies.drug import BESPONSA
 from service.policies.model import Policy
@@ -29,6 +29,7 @@ class AnswerRow:
     answer: str
     origin: str  # auto | override | manual | "" (not stated)
     origin_words: str
+    evidence: str = ""  # the chart entry a prefilled answer came from ("CD22 result of 2026-11-25")
 
 
 def show_value(concept: str, value: object) -> str:
@@ -54,16 +55,28 @@ def answer_origin(item: dict) -> str:
     return ""
 
 
+def answer_evidence(item: dict) -> str:
+    """The prefill-evidence display of an item's first answer (DTR prefill; service/dtr/response.py)."""
+    for answer in objs(item.get("answer"))[:1]:
+        for ext in objs(answer.get("extension")):
+            if ext.get("url") == PREFILL_EVIDENCE:
+                ref = obj(ext.get("valueReference"))
+                return " · ".join(t for t in (text_of(ref.get("display")), text_of(ref.get("reference"))) if t)
+    return ""
+
+
 def list_answers(policy: Policy, questionnaire_response: dict, answers: dict[str, object]) -> list[AnswerRow]:
     """Every answered criterion in the policy's question order, with where its value came from."""
-    origins = {text_of(i.get("linkId")): answer_origin(i) for i in iter_items(questionnaire_response.get("item"))}
+    items = list(iter_items(questionnaire_response.get("item")))
+    origins = {text_of(i.get("linkId")): answer_origin(i) for i in items}
+    evidence = {text_of(i.get("linkId")): answer_evidence(i) for i in items}
     rows = []
     for code in [*policy.concepts, *(c for c in answers if c not in policy.concepts and c in CONCEPTS)]:
         if code not in answers:
             continue
         origin = origins.get(code, "")
         rows.append(AnswerRow(code, CONCEPTS[code].question, show_value(code, answers[code]), origin,
-                              ORIGIN_WORDS.get(origin, NOT_STATED)))
+                              ORIGIN_WORDS.get(origin, NOT_STATED), evidence.get(code, "")))
     return rows
 
 
