@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # Servers a caller may make us call (SMART iss, $populate and CDS Hooks fhirServer): origins,
     # '*' allowed in host or port; plain http only for loopback (service/fhir/origins.py).
     ehr_allowed_origins: str = "https://*"
+    # X12 external code list 886 (PAS reviewAction.reasonCode's required binding) is licensed by X12:
+    # a payer that holds it maps pa-criteria concepts, or reason kinds (not-met, unknown, excluded,
+    # review), to its codes here as JSON; the codes then come first, our concept code beside them.
+    x12_reason_codes: str = ""
     # Database deadlines: a database that stops answering fails a request fast (503), never hangs it.
     db_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(15.0, gt=0, le=300)
@@ -87,6 +91,23 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"EHR_ALLOWED_ORIGINS: {exc}") from None
         return value
+
+    @field_validator("x12_reason_codes")
+    @classmethod
+    def _x12(cls, value: str) -> str:
+        if value.strip():
+            try:
+                mapping = json.loads(value)
+            except ValueError:
+                raise ValueError("X12_REASON_CODES must be a JSON object") from None
+            if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
+                                                        for k, v in mapping.items()):
+                raise ValueError("X12_REASON_CODES must map concept codes or reason kinds to X12 886 codes")
+        return value
+
+    @property
+    def x12_reasons(self) -> dict[str, str]:
+        return json.loads(self.x12_reason_codes) if self.x12_reason_codes.strip() else {}
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -88,15 +89,25 @@ def disposition(policy: Policy, outcome: Adjudication, period: dict[str, str] | 
     return f"Pended: the {who} criteria cannot be decided yet; needed: {names}."
 
 
-def review_action(outcome: Adjudication, number: str) -> dict:
+X12_886 = "https://codesystem.x12.org/external/886"
+
+
+def review_action(outcome: Adjudication, number: str, x12: Mapping[str, str] | None = None) -> dict:
+    """PAS reviewAction: the X12 306 action, the number, and a reasonCode per criterion: the payer's
+    X12 886 code first where X12_REASON_CODES maps the concept (or its reason kind), ours beside it."""
     code, display = ACTION_CODES[outcome.decision]
     subs = [{"url": REVIEW_ACTION_CODE,
              "valueCodeableConcept": {"coding": [{"system": X12_306, "code": code,
                                                   "display": display}]}},
             {"url": "number", "valueString": number}]
-    for concept in dict.fromkeys(r.concept for r in outcome.reasons):
-        subs.append({"url": "reasonCode", "valueCodeableConcept": {"coding": [
-            {"system": CRITERIA_SYSTEM, "code": concept, "display": get_concept(concept).display}]}})
+    first: dict[str, Reason] = {}
+    for r in outcome.reasons:
+        first.setdefault(r.concept, r)
+    for reason in first.values():
+        ours = {"system": CRITERIA_SYSTEM, "code": reason.concept, "display": get_concept(reason.concept).display}
+        theirs = (x12 or {}).get(reason.concept) or (x12 or {}).get(reason.status)
+        codings = [{"system": X12_886, "code": theirs}, ours] if theirs else [ours]
+        subs.append({"url": "reasonCode", "valueCodeableConcept": {"coding": codings}})
     return {"url": REVIEW_ACTION, "extension": subs}
 
 
@@ -108,7 +119,7 @@ def reviewer_extension(reviewer: dict | None) -> dict:
 
 
 def build_item(claim_item: dict, claim: dict, outcome: Adjudication, number: str,
-               notes: list[int], period: dict | None, issued: str) -> dict:
+               notes: list[int], period: dict | None, issued: str, x12: Mapping[str, str] | None = None) -> dict:
     """One response item echoing Claim.item.sequence and its trace number (PAS 2.2 spec-34)."""
     cancelled = outcome.decision == CANCEL or claim_item.get("sequence") in outcome.cancelled_items
     ext = [e for e in claim_item.get("extension") or () if isinstance(e, dict) and e.get("url") == ITEM_TRACE_NUMBER]
@@ -125,7 +136,7 @@ def build_item(claim_item: dict, claim: dict, outcome: Adjudication, number: str
         provider["extension"].insert(0, {"url": "provider", "valueReference": claim["provider"]})
     ext.append(provider)
     item: dict[str, Any] = {"extension": ext, "itemSequence": claim_item.get("sequence", 1),
-            "adjudication": [{"extension": [review_action(outcome, number)], "category": {
+            "adjudication": [{"extension": [review_action(outcome, number, x12)], "category": {
                 "coding": [{"system": ADJUDICATION, "code": "submitted"}]}}]}
     if notes:
         item["noteNumber"] = notes
@@ -133,7 +144,8 @@ def build_item(claim_item: dict, claim: dict, outcome: Adjudication, number: str
 
 
 def build_claim_response(claim: dict, claim_ref: dict, policy: Policy, outcome: Adjudication, *,
-                         response_id: str, version: int, number: str, created: datetime) -> dict:
+                         response_id: str, version: int, number: str, created: datetime,
+                         x12: Mapping[str, str] | None = None) -> dict:
     """The ClaimResponse resource (PAS 2.2 PASClaimResponse); `number` is the review number."""
     issued = created.date().isoformat()
     period = None
@@ -171,7 +183,7 @@ def build_claim_response(claim: dict, claim_ref: dict, policy: Policy, outcome: 
         resource["preAuthRef"] = number
         resource["preAuthPeriod"] = period
     resource["item"] = [build_item(i, claim, outcome, number, [n["number"] for n in notes],
-                                   period, issued) for i in claim.get("item") or ()]
+                                   period, issued, x12) for i in claim.get("item") or ()]
     if notes:
         resource["processNote"] = notes
     if outcome.decision == PEND:

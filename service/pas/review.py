@@ -113,7 +113,7 @@ def review_outcome(policy: Policy, det: Determination, action: ReviewAction, def
 
 
 def build_review(current: Stored, action: ReviewAction, *, default_months: int, now: datetime,
-                 npi: str | None = None) -> dict:
+                 npi: str | None = None, x12: Mapping[str, str] | None = None) -> dict:
     """The next ClaimResponse version's fields for storage.claims.add_review; 409 unless still pended."""
     if current.claim.decision != PEND:
         raise conflict(f"ClaimResponse/{current.claim.response_id} is already final "
@@ -124,7 +124,7 @@ def build_review(current: Stored, action: ReviewAction, *, default_months: int, 
     resource = build_claim_response(
         {**req.claim, "insurer": req.insurer}, claim_reference(req), policy, outcome,
         response_id=current.claim.response_id, version=current.claim.current_version + 1, number=number,
-        created=now)
+        created=now, x12=x12)
     return {"resource": resource, "decision": outcome.decision,
             "review_code": resource_action_code(resource), "auth_number": number}
 

@@ -113,7 +113,8 @@ def create(storage, settings, req: SubmitRequest, key: str, owner: str | None) -
     outcome = adjudicate(req, settings, due)
     response_id, number = str(uuid.uuid4()), new_review_number(now)
     resource = build_claim_response({**req.claim, "insurer": req.insurer}, claim_reference(req), req.policy, outcome,
-                                    response_id=response_id, version=1, number=number, created=now)
+                                    response_id=response_id, version=1, number=number, created=now,
+                                    x12=settings.x12_reasons)
     claim_ident = next((identifier_key(i) for i in objs(req.claim.get("identifier"))), None)
     patient = obj(req.claim.get("patient")).get("reference")
     return repo.save_submission(storage, claim={
@@ -146,7 +147,8 @@ def amend(storage, settings, req: SubmitRequest, key: str, owner: str | None) ->
         number = current.response.auth_number or ""
         resource = build_claim_response({**req.claim, "insurer": req.insurer}, claim_reference(req), req.policy,
                                         outcome, response_id=current.response.response_id,
-                                        version=current.claim.current_version + 1, number=number, created=now)
+                                        version=current.claim.current_version + 1, number=number, created=now,
+                                        x12=settings.x12_reasons)
         return {"resource": resource, "decision": outcome.decision,
                 "review_code": resource_action_code(resource), "auth_number": number}
 

@@ -14,4 +14,5 @@ def apply_action(storage, settings, response_id: str, reviewer: Reviewer, action
     if action.decision == DENY:
         require(reviewer, accounts.DENY)  # a denial is a physician's to sign
     return repo.add_review(storage, response_id, reviewer.username, lambda current: build_review(
-        current, action, default_months=settings.default_auth_months, now=now_utc(), npi=reviewer.npi))
+        current, action, default_months=settings.default_auth_months, now=now_utc(), npi=reviewer.npi,
+        x12=settings.x12_reasons))

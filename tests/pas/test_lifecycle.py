@@ -219,3 +219,20 @@ def test_every_lifecycle_response_is_valid_against_the_pas_profiles(api):
     real = [(i[0].get("resourceType"), p) for i, issues in zip(items, problems, strict=True) for p in issues
             if not p.get("expression", "").startswith(known)]
     assert real == []
+
+
+def test_a_payer_with_the_licensed_x12_list_gets_its_886_codes_first(tmp_path):
+    """X12 external code list 886 is licensed: a payer that holds it maps criteria (or reason kinds) to
+    its codes in X12_REASON_CODES; the code then comes first, the pa-criteria code beside it."""
+    settings = Settings(data_dir=tmp_path / "x", public_base_url="http://testserver", auth_disabled=True,
+                        x12_reason_codes='{"cd22-status": "C1", "unknown": "U9"}')
+    with TestClient(create_app(settings)) as client:
+        cr = submit(client, request_bundle("aetna", MISSING_CD22))["entry"][0]["resource"]
+    parts = cr["item"][0]["adjudication"][0]["extension"][0]["extension"]
+    codings = {p["valueCodeableConcept"]["coding"][-1]["code"]: p["valueCodeableConcept"]["coding"]
+               for p in parts if p["url"] == "reasonCode"}
+    assert codings["cd22-status"][0] == {"system": "https://codesystem.x12.org/external/886", "code": "C1"}
+    assert codings["disease-status"][0]["code"] == "U9"  # an unknown answer, mapped by its kind
+    assert all(c[-1]["system"] == "http://example.org/fhir/CodeSystem/pa-criteria" for c in codings.values())
+    with pytest.raises(ValueError, match="X12_REASON_CODES"):
+        Settings(x12_reason_codes='["C1"]')
