@@ -2,9 +2,6 @@
 a nurse without Deny, a physician's denial the provider's $inquire shows, the report, keyboard and names."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import httpx
 import pytest
 from sqlalchemy import select
@@ -19,11 +16,9 @@ from tests.pas.read import review_action
 from tests.pas.server import running_server
 from tests.review.desk import NURSE, OPERATOR, PASSWORD, PHYSICIAN, PHYSICIAN_NPI, inquire, make_account, make_accounts, submit
 from tests.review.seed import EXPECTED, FROM, TO, seed_rows
+from tests.support.browser import BROWSER_TESTS, launch_chromium, save_screenshot
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                                      reason="Debian chromium is not installed (apt-get install chromium)")]
+pytestmark = BROWSER_TESTS
 MEMBER, PROVIDER_NPI = "M-DESK-1", "1777777771"
 ORIGINS = {"age-years": "auto", "diagnosis": "auto", "cd22-status": "override", "disease-status": "manual"}
 # Every visible control without an accessible name (label, aria-label/-labelledby, or a button's text).
@@ -54,13 +49,8 @@ def cases(app):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 def sign_in(browser, app, username: str, password: str = PASSWORD):
@@ -107,9 +97,8 @@ def test_sign_in_and_the_queue_in_due_order(app, browser, cases):
     first_case = f"case-{cases['missing']['id']}"
     wanted = {"f-payer", "f-status", "f-priority", "filter-submit", "signout", first_case}
     assert wanted <= tab_through(page, wanted)
-    ARTIFACTS.mkdir(exist_ok=True)
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.screenshot(path=str(ARTIFACTS / "review-queue.png"), full_page=True)
+    save_screenshot(page, "review-queue.png")
     page.get_by_label("Priority").select_option("expedited")
     page.get_by_role("button", name="Apply filters").click()
     page.wait_for_url("**priority=expedited**")
@@ -187,9 +176,8 @@ def test_a_physician_denies_and_the_provider_reads_the_note_on_inquiry(app, brow
     assert deny.get_by_role("checkbox", name="CD22 status").is_checked()  # the engine's reason, prefilled
     assert page.evaluate(UNNAMED) == []
     assert {"deny-note", "deny-submit", "deny-cd22-status"} <= tab_through(page, {"deny-note", "deny-submit", "deny-cd22-status"})
-    ARTIFACTS.mkdir(exist_ok=True)
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.screenshot(path=str(ARTIFACTS / "review-case.png"), full_page=True)
+    save_screenshot(page, "review-case.png")
     note = "CD22 is negative on the flow cytometry report; Besponsa needs CD22-positive blasts."
     deny.get_by_role("textbox", name="Denial note for the provider").fill(note)
     deny.get_by_role("button", name="Deny").click()
@@ -233,6 +221,5 @@ def test_the_report_page(app, browser):
     assert page.evaluate(UNNAMED) == []
     wanted = {"r-from", "r-to", "r-payer", "report-submit", "download-json", "download-csv", "signout"}
     assert wanted <= tab_through(page, wanted)
-    ARTIFACTS.mkdir(exist_ok=True)
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.screenshot(path=str(ARTIFACTS / "review-report.png"), full_page=True)
+    save_screenshot(page, "review-report.png")

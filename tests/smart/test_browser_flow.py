@@ -1,18 +1,13 @@
 """The whole SMART flow in headless Chromium: launch, prefilled form, answer, save, submit, result."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.pas.server import running_server
 from tests.smart.mock_ehr import chart_for, running_ehr
+from tests.support.browser import BROWSER_TESTS, launch_chromium, save_screenshot
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (apt-get install chromium)")]
+pytestmark = BROWSER_TESTS
 ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
 
 
@@ -24,13 +19,8 @@ def app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 def field(page, concept: str, depth: str = "/1"):
@@ -73,15 +63,14 @@ def test_aetna_flow_prefill_override_save_submit_approved(app, browser):
         assert page.get_by_text("From chart").count() >= 6
         field(page, "cd22-percent").fill("70")  # the clinician corrects a chart value
         field(page, "cd22-percent").press("Tab")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "smart-aetna-form.png"), full_page=True)
+        save_screenshot(page, "smart-aetna-form.png")
         method, saved = save_and_submit(page, ehr)
         assert method == "POST" and saved["status"] == "in-progress"
         assert origins(saved)["age-years"] == "auto" and origins(saved)["cd22-percent"] == "override"
         assert ehr.saved[-1][0] == "PUT" and ehr.saved[-1][1]["status"] == "completed"
         assert page.locator("h1#decision").inner_text() == "Approved"
         assert page.locator("#auth-number").inner_text().strip()
-        page.screenshot(path=str(ARTIFACTS / "smart-aetna-result.png"), full_page=True)
+        save_screenshot(page, "smart-aetna-result.png")
 
 
 def test_fep_flow_answers_the_rest_by_keyboard_and_mouse(app, browser):
@@ -100,7 +89,7 @@ def test_fep_flow_answers_the_rest_by_keyboard_and_mouse(app, browser):
         assert origins(saved)["request-type"] == "manual" and origins(saved)["diagnosis"] == "auto"
         assert all(v == "manual" for k, v in origins(saved).items() if k.startswith("attest-"))
         assert page.locator("h1#decision").inner_text() == "Approved"
-        page.screenshot(path=str(ARTIFACTS / "smart-fepblue-result.png"), full_page=True)
+        save_screenshot(page, "smart-fepblue-result.png")
 
 
 def test_keyboard_reaches_inputs_and_buttons_and_every_input_is_labelled(app, browser):
@@ -166,8 +155,7 @@ def test_a_denial_page_names_each_reason_in_the_policys_words(app, browser):
         reasons = page.locator("ul.reasons li").all_inner_texts()
         assert any("age" in r.lower() and "18 years of age or older" in r for r in reasons), reasons
         assert page.get_by_role("link", name="Aetna policy").get_attribute("href") == "/policies/aetna"
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "smart-aetna-denied.png"), full_page=True)
+        save_screenshot(page, "smart-aetna-denied.png")
 
 
 @pytest.fixture(scope="module")
@@ -187,4 +175,4 @@ def test_a_pended_page_says_what_happens_next_and_why(reviewing_app, browser):
         assert "You will be notified" in page.locator("section.result").inner_text()
         assert "a denial needs a clinician's signature" in page.locator("p.disposition").inner_text()
         assert any("18 years of age or older" in r for r in page.locator("ul.reasons li").all_inner_texts())
-        page.screenshot(path=str(ARTIFACTS / "smart-aetna-pended.png"), full_page=True)
+        save_screenshot(page, "smart-aetna-pended.png")
