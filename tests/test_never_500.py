@@ -2,7 +2,6 @@
 answers 2xx or a 4xx OperationOutcome, whatever the client sends."""
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 
 from service.app import create_app
 from service.config import Settings
+from tests.support.json_tree import json_values, paths, replace
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ROUTES = [
@@ -22,27 +22,7 @@ ROUTES = [
     ("/fhir/Questionnaire/$next-question", "dtr/questionnaire-response-aetna.json"),
     ("/cds-services/besponsa-order-sign", "order-sign/aetna.json"),
 ]
-JUNK = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
-    max_leaves=8)
-
-
-def paths(node, trail=()):
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in items:
-        yield trail + (key,)
-        yield from paths(value, trail + (key,))
-
-
-def replaced(body, path, value):
-    out = copy.deepcopy(body)
-    target = out
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    return out
+JUNK = json_values(max_text=20, max_key=10, max_leaves=8, int_bound=2**70)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +39,7 @@ def client(tmp_path_factory):
 def test_junk_anywhere_in_a_valid_body_is_never_a_500(client, route, example, data):
     body = json.loads((EXAMPLES / example).read_text())
     path = data.draw(st.sampled_from(list(paths(body))))
-    junk = replaced(body, path, data.draw(JUNK))
+    junk = replace(body, path, data.draw(JUNK))
     r = client.post(route, json=junk)
     assert r.status_code < 500, (path, r.text[:300])
     if r.status_code >= 400:

@@ -14,7 +14,7 @@ from service.config import Settings
 from service.fhir.shape import readable, resource_problems
 from tests.crd.requests import besponsa_request, hook_request
 from tests.crd.test_hook_contexts import ENCOUNTER, ORDER, request, searchset
-from tests.dtr.test_prefill_robustness import JUNK, paths, replace
+from tests.support.json_tree import JUNK, paths, replace
 
 SIGN = "/cds-services/besponsa-order-sign"
 BASE = hook_request([besponsa_request()])

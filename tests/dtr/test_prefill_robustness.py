@@ -5,7 +5,6 @@ signing instead of an answer (guide: bad input never becomes a 500).
 """
 from __future__ import annotations
 
-import copy
 from datetime import date
 
 from hypothesis import given, settings
@@ -15,31 +14,11 @@ import cql_equivalents
 from service.engine.prefill import prefill_bundle
 from service.policies.concepts import BOOLEAN, CODING, CONCEPTS, DECIMAL, INTEGER
 from tests.fixtures.corpus import build_corpus, build_medication_corpus, ehr_charts
+from tests.support.json_tree import JUNK, paths, replace
 
 TODAY = date(2026, 11, 23)
 CORPUS = build_corpus() + build_medication_corpus() + [c.bundle for c in ehr_charts()]
 ALL = [c for c in CONCEPTS if CONCEPTS[c].cql_define]
-JUNK = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=6)
-
-
-def paths(node, trail=()):
-    """Every (container, key) in a JSON tree, to replace one value at a time."""
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in items:
-        yield trail + (key,)
-        yield from paths(value, trail + (key,))
-
-
-def replace(tree, path, value):
-    out = copy.deepcopy(tree)
-    target = out
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    return out
 
 
 def well_typed(code: str, value: object) -> bool:
