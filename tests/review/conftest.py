@@ -7,7 +7,7 @@ import pytest
 from tests.pas.server import running_server
 from tests.review.desk import make_accounts
 from tests.review.seed import seed_rows
-from tests.storage.pg import throwaway_database
+from tests.storage.pg import empty_tables, throwaway_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -45,7 +45,6 @@ def store(request, tmp_path, unit_pg_url):
     """A migrated storage: a fresh SQLite file, or the module's PostgreSQL database emptied after each test."""
     from service.config import Settings
     from service.storage import open_storage
-    from service.storage.models import Base
     if request.param == "postgresql" and not unit_pg_url:
         pytest.skip("TEST_DATABASE_URL not set (no PostgreSQL reachable)")
     storage = open_storage(Settings(data_dir=tmp_path / "data",
@@ -53,7 +52,5 @@ def store(request, tmp_path, unit_pg_url):
     storage.migrate()
     yield storage
     if storage.engine.dialect.name == "postgresql":
-        with storage.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+        empty_tables(storage.engine)
     storage.close()

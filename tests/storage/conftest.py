@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.storage.pg import throwaway_database
+from tests.storage.pg import empty_tables, throwaway_database
 
 
 @pytest.fixture(scope="session")
@@ -27,13 +27,9 @@ def db_settings(request, tmp_path, pg_database_url):
 @pytest.fixture()
 def storage(db_settings):
     from service.storage import open_storage
-    from service.storage.models import Base
     store = open_storage(db_settings)
     store.migrate()
     yield store
     if store.engine.dialect.name == "postgresql":
-        # the PostgreSQL database lives for the session: empty it for the next test
-        with store.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+        empty_tables(store.engine)  # the PostgreSQL database lives for the session
     store.close()

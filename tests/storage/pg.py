@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL database per test session (never touches the shared `test` tables)."""
+"""A throwaway PostgreSQL database per test session (never touches the shared `test` tables), emptied between tests."""
 from __future__ import annotations
 
 import uuid
@@ -27,3 +27,11 @@ def throwaway_database():
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def empty_tables(engine) -> None:
+    """Delete every row, children first: the next test on this database starts from nothing."""
+    from service.storage.models import Base
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from service.subscriptions import PAS_TOPIC, PAYLOAD_CONTENT
 from service.subscriptions.worker import DeliveryPolicy
-from tests.storage.pg import throwaway_database
+from tests.storage.pg import empty_tables, throwaway_database
 from tests.subscriptions.receiver import Receiver
 from tests.support.fhir_validate import ig_package
 
@@ -64,11 +64,8 @@ def backend_settings(request, tmp_path, subs_pg_url):
     yield settings
     if url:
         from service.storage import open_storage
-        from service.storage.models import Base
         store = open_storage(settings)
-        with store.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+        empty_tables(store.engine)
         store.close()
 
 
