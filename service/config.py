@@ -127,6 +127,12 @@ def get_settings() -> Settings:
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+def is_https_or_loopback(url: str) -> bool:
+    """https, or plain http to this machine only (tests and sidecars): where keys may come from."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+
+
 @lru_cache(maxsize=32)
 def load_jwks_file(path: str) -> dict:
     """A JWK Set from a file, read once (checked at start-up by parse_issuers)."""
@@ -151,9 +157,8 @@ def parse_issuers(raw: str) -> dict[str, dict]:
         jku = source.get("jku", [])
         if not isinstance(jku, list) or not all(isinstance(u, str) for u in jku):
             raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].jku must be a list of URLs")
-        for url in jku:  # keys over plain http only from this machine (tests, sidecars)
-            parts = urlsplit(url)
-            if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
+        for url in jku:
+            if not is_https_or_loopback(url):
                 raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].jku {url!r} must be https")
     return issuers
 

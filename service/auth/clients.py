@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from service.auth.scopes import parse_scope
-
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from service.config import is_https_or_loopback, load_jwks_file
 
 
 @dataclass(frozen=True)
@@ -27,13 +25,6 @@ class RegisteredClient:
     def owner(self) -> str:
         """Whose requests these are: the organization it acts for, else the client itself (isolation)."""
         return f"org:{self.organization}" if self.organization else f"client:{self.id}"
-
-
-def read_jwks_file(path: str) -> dict:
-    jwks = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
-        raise ValueError(f"{path} is not a JWK Set (an object with a 'keys' array)")
-    return jwks
 
 
 def parse_clients(raw: str) -> dict[str, RegisteredClient]:
@@ -64,11 +55,10 @@ def parse_client(cid: str, entry: object) -> RegisteredClient:
         raise ValueError(f"{where}.organization must be 'system|value'")
     jwks, uri = entry.get("jwks"), entry.get("jwks_uri")
     if "jwks_file" in entry:
-        jwks = read_jwks_file(str(entry["jwks_file"]))
+        jwks = load_jwks_file(str(entry["jwks_file"]))
     elif "jwks" in entry and (not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list)):
         raise ValueError(f"{where}.jwks must be a JWK Set")
     if uri is not None:
-        parts = urlsplit(uri) if isinstance(uri, str) else None
-        if parts is None or not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)):
+        if not isinstance(uri, str) or not is_https_or_loopback(uri):
             raise ValueError(f"{where}.jwks_uri must be an https URL")
     return RegisteredClient(cid, scope, jwks, uri, organization)

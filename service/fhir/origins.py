@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 from urllib.parse import urlsplit
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from service.config import LOOPBACK
 
 
 def parse_origins(raw: str) -> tuple[str, ...]:

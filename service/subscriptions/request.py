@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.auth.clients import LOOPBACK
+from service.config import LOOPBACK
 from service.errors import Issue, bad_request, invalid, problem
 from service.storage.subscriptions import NewSubscription
 from service.subscriptions import (
