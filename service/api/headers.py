@@ -6,7 +6,7 @@ from service.errors import not_acceptable, render
 
 JSON_TYPES = ("application/fhir+json", "application/json", "application/*", "*/*", "application/json+fhir")
 ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
-NO_FRAMING = [(b"x-frame-options", b"DENY")]
+PAGES = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
 
 
 def accepts_json(accept: str) -> bool:
@@ -49,12 +49,10 @@ class HttpPolicy:
         async def send_with_policy(message):
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
-                headers.extend(ALWAYS)
                 names = {k.lower() for k, _ in headers}
-                if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
-                    headers.extend(NO_FRAMING)
-                    if b"content-security-policy" not in names:
-                        headers.append((b"content-security-policy", b"frame-ancestors 'none'"))
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                # a page that set its own policy keeps it; each header is sent once
+                headers.extend(h for h in ALWAYS + (PAGES if html else []) if h[0] not in names)
             await send(message)
 
         await self.app(scope, receive, send_with_policy)
