@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 from service.engine.prefill import describe_evidence
-from service.fhir.responses import PREFILL_EVIDENCE
+from service.fhir.responses import INFORMATION_ORIGIN, PREFILL_EVIDENCE
 from service.policies import canonical
 from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS, SYSTEM
 from service.policies.model import Policy
@@ -13,7 +13,6 @@ from service.policies.model import Policy
 DTR_QR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-questionnaireresponse"
 QR_CONTEXT = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context"
 INTENDED_USE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/intendedUse"
-ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
 
 
 def to_answer(code: str, value: object, origin: str = "auto") -> dict:
@@ -22,7 +21,7 @@ def to_answer(code: str, value: object, origin: str = "auto") -> dict:
     if concept.answer_type == CODING:
         value = {"system": SYSTEM, "code": value, "display": concept.option_display(str(value))}
     return {ANSWER_TYPES[concept.answer_type].value_key: value,
-            "extension": [{"url": ORIGIN, "extension": [{"url": "source", "valueCode": origin}]}]}
+            "extension": [{"url": INFORMATION_ORIGIN, "extension": [{"url": "source", "valueCode": origin}]}]}
 
 
 def evidence_extension(evidence: dict[str, str]) -> dict:

@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from service.fhir.json import objs
 from service.policies.concepts import ANSWER_TYPES, CODING, CONCEPTS, SYSTEM
 
+# DTR 2.0.1 information-origin on each answer (auto, override, manual): dtr/response.py writes it,
+# the reviewer desk reads it.
+INFORMATION_ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
 # Beside DTR's information-origin on a prefilled answer: the chart entry it came from (our extension,
 # since information-origin's `source` takes no sub-extensions). Written by dtr/response.py.
 PREFILL_EVIDENCE = "http://example.org/fhir/StructureDefinition/prefill-evidence"

@@ -10,16 +10,15 @@ from datetime import date
 
 from service.fhir.bundle import BundleIndex
 from service.fhir.json import obj, objs, text_of
-from service.fhir.responses import PREFILL_EVIDENCE, iter_items
+from service.fhir.responses import INFORMATION_ORIGIN, PREFILL_EVIDENCE, iter_items
+from service.pas.claimresponse import NPI
 from service.policies.concepts import BOOLEAN, CODING, CONCEPTS
 from service.policies.drug import BESPONSA
 from service.policies.model import Policy
 
-ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"
 ORIGIN_WORDS = {"auto": "auto: from the chart", "override": "override: chart value changed by the clinician",
                 "manual": "manual: entered by the clinician"}
 NOT_STATED = "not stated"
-NPI = "http://hl7.org/fhir/sid/us-npi"
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def answer_origin(item: dict) -> str:
     """The information-origin `source` code of an item's first answer, or "" when it states none."""
     for answer in objs(item.get("answer"))[:1]:
         for ext in objs(answer.get("extension")):
-            if ext.get("url") == ORIGIN:
+            if ext.get("url") == INFORMATION_ORIGIN:
                 for sub in objs(ext.get("extension")):
                     if sub.get("url") == "source" and text_of(sub.get("valueCode")) in ORIGIN_WORDS:
                         return sub["valueCode"]
