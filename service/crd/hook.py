@@ -8,6 +8,7 @@ from typing import Any
 
 from service.crd.answer import (
     COVERAGE_INFO,
+    CRD_TEMP,
     ChartOutcome,
     annotate_resource,
     build_cards,
@@ -102,7 +103,7 @@ def no_coverage_card() -> dict:
     # CRD 2.1: without a Coverage there is nothing for coverage-information to reference.
     return {"uuid": card_ids(1)[0], "summary": "No active coverage was found for this patient",
             "indicator": "warning", "source": {"label": "Besponsa prior authorization service",
-                                               "topic": {"system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp",
+                                               "topic": {"system": CRD_TEMP,
                                                          "code": "coverage-info"}}}
 
 

@@ -12,7 +12,7 @@ date counts as the start of that period in UTC ("UtcStart"), an undated result s
 Contained Medications are not read: cql-exec-fhir types `contained` as FHIR.Resource, so
 `C as FHIR.Medication` would always be null there (and the Python equivalents skip them too).
 """
-PA = "http://example.org/fhir/CodeSystem/pa-criteria"
+from service.policies.concepts import SYSTEM as PA
 
 COMMON = """
 define function "Coded"(code System.String):

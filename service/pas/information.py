@@ -19,6 +19,8 @@ COMMUNICATION_REQUEST = f"{PAS}/profile-communicationrequest"
 TASK = f"{PAS}/profile-task"
 SERVICE_LINE = f"{PAS}/extension-serviceLineNumber"
 PAS_TEMP = "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes"
+# One request for information, named alike on its CommunicationRequest and its Task.
+INFORMATION_REQUEST_SYSTEM = "http://example.org/fhir/sid/pa-information-request"
 X12_755 = "https://codesystem.x12.org/005010/755"  # PWK01 report type
 LOINC = "http://loinc.org"
 
@@ -57,7 +59,7 @@ def build_information_request(claim_response: dict, policy: Policy, base_url: st
     request: dict[str, Any] = {
         "resourceType": "CommunicationRequest", "id": rid, "meta": {"profile": [COMMUNICATION_REQUEST]},
         "extension": [{"url": SERVICE_LINE, "valuePositiveInt": 1}],
-        "identifier": [{"system": "http://example.org/fhir/sid/pa-information-request", "value": f"{number}-{version}"}],
+        "identifier": [{"system": INFORMATION_REQUEST_SYSTEM, "value": f"{number}-{version}"}],
         "status": "active",
         "category": [{"coding": [{"system": X12_755, "code": "OZ", "display": "Support Data for Claim"}]}],
         "subject": claim_response.get("patient"),
@@ -72,7 +74,7 @@ def build_information_request(claim_response: dict, policy: Policy, base_url: st
         request["recipient"] = [provider]
     task: dict[str, Any] = {
         "resourceType": "Task", "id": f"{rid}-task", "meta": {"profile": [TASK]},
-        "identifier": [{"system": "http://example.org/fhir/sid/pa-information-request", "value": f"{number}-{version}"}],
+        "identifier": [{"system": INFORMATION_REQUEST_SYSTEM, "value": f"{number}-{version}"}],
         "status": "requested", "intent": "order",
         "code": {"coding": [{"system": PAS_TEMP, "code": "attachment-request-questionnaire"}]},
         "for": claim_response.get("patient"),

@@ -11,13 +11,12 @@ from service.errors import conflict, invalid, problem
 from service.fhir.bundle import BundleIndex
 from service.fhir.json import obj, objs, text_of
 from service.pas.bundle import identifier_key
-from service.pas.claimresponse import CANCEL, DETERMINATION_ID_SYSTEM, Adjudication, build_claim_response
+from service.pas.claimresponse import CANCEL, DETERMINATION_ID_SYSTEM, PAS, Adjudication, build_claim_response
 from service.pas.information import build_information_request
 from service.pas.request import SubmitRequest
 from service.policies.registry import get_policy
 from service.storage import claims as repo
 
-PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition"
 RESPONSE_BUNDLE = f"{PAS}/profile-pas-response-bundle"
 INQUIRY_RESPONSE_BUNDLE = f"{PAS}/profile-pas-inquiry-response-bundle"
 INQUIRY_CLAIM_RESPONSE = f"{PAS}/profile-claiminquiryresponse"

@@ -8,6 +8,7 @@ from typing import Any
 
 from service.dtr.response import build_draft_response, to_answer
 from service.fhir.responses import iter_items
+from service.pas.information import PAS_TEMP
 from service.policies.drug import BESPONSA
 from service.policies.model import Policy
 from service.policies.registry import PAYER_ID_SYSTEM
@@ -77,7 +78,7 @@ def build_pas_request(policy: Policy, qr: dict, ctx: dict, author: str | None) -
              "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
              "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{coverage['id']}"}}],
              "supportingInfo": [{"sequence": 1, "category": {"coding": [{
-                 "system": "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes", "code": "freeFormMessage"}]},
+                 "system": PAS_TEMP, "code": "freeFormMessage"}]},
                  "valueReference": {"reference": f"QuestionnaireResponse/{qr['id']}"}}],
              "item": [{"sequence": 1, "productOrService": {"coding": [BESPONSA.as_coding()]},
                        "quantity": {"value": quantity.get("value", 1), "unit": BESPONSA.unit}}]}
