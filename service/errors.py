@@ -122,3 +122,12 @@ def build_outcome(issues: Sequence[Issue]) -> dict:
 def render(error: ApiError) -> tuple[int, bytes, dict[str, str]]:
     """(status, OperationOutcome JSON, headers): the only place an error becomes a response."""
     return error.status, orjson.dumps(build_outcome(error.issues)), {"content-type": FHIR_JSON, **error.headers}
+
+
+async def send_reply(send, status: int, body: bytes, headers: dict[str, str],
+                     extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    """A whole response on a raw ASGI channel: for the middlewares that answer before any route."""
+    await send({"type": "http.response.start", "status": status, "headers": [
+        *((k.encode(), v.encode()) for k, v in headers.items()), *extra,
+        (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -10,7 +10,7 @@ import time
 import traceback
 import uuid
 
-from service.errors import internal, render
+from service.errors import internal, render, send_reply
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -99,11 +99,7 @@ class RequestIdMiddleware:
         except Exception:  # noqa: BLE001 - a defect: logged with the request id, answered 500, kept alive
             self.errors.exception("unhandled error")
             if not sent:
-                code, body, headers = render(internal(rid))
-                await send_with_id({"type": "http.response.start", "status": code, "headers": [
-                    *((k.encode(), v.encode()) for k, v in headers.items()),
-                    (b"content-length", str(len(body)).encode())]})
-                await send_with_id({"type": "http.response.body", "body": body})
+                await send_reply(send_with_id, *render(internal(rid)))
         finally:
             # Path only: query strings can carry patient ids (GET ClaimResponse?patient=...).
             if self.log.isEnabledFor(logging.INFO):

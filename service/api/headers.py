@@ -2,7 +2,7 @@
 and the security headers a browser needs (no framing, no sniffing, no referrer)."""
 from __future__ import annotations
 
-from service.errors import not_acceptable, render
+from service.errors import not_acceptable, render, send_reply
 
 JSON_TYPES = ("application/fhir+json", "application/json", "application/*", "*/*", "application/json+fhir")
 ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
@@ -38,12 +38,8 @@ class HttpPolicy:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if wants_xml(scope):
-            status, body, headers = render(not_acceptable("this server speaks FHIR JSON only "
-                                                          "(Accept: application/fhir+json)"))
-            await send({"type": "http.response.start", "status": status, "headers": [
-                *((k.encode(), v.encode()) for k, v in headers.items()), *ALWAYS,
-                (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await send_reply(send, *render(not_acceptable("this server speaks FHIR JSON only "
+                                                          "(Accept: application/fhir+json)")), extra=tuple(ALWAYS))
             return
 
         async def send_with_policy(message):

@@ -15,7 +15,7 @@ from anyio import to_thread
 
 from service.auth.scopes import Scope, parse_scopes, permits
 from service.auth.tokens import Caller, read_token
-from service.errors import ApiError, forbidden, render, unauthorized
+from service.errors import ApiError, forbidden, render, send_reply, unauthorized
 from service.logs import request_id
 from service.storage.access import record_access
 
@@ -121,10 +121,7 @@ class AccessGuard:
                 code, body, headers = render(refused)
                 if code == 401 and token is not None:  # RFC 6750 section 3.1
                     headers = {**headers, "WWW-Authenticate": 'Bearer error="invalid_token"'}
-                await send_status({"type": "http.response.start", "status": code, "headers": [
-                    *((k.encode(), v.encode()) for k, v in headers.items()),
-                    (b"content-length", str(len(body)).encode())]})
-                await send_status({"type": "http.response.body", "body": body})
+                await send_reply(send_status, code, body, headers)
                 return
             agent = caller.client_id
             scope.setdefault("state", {})["caller"] = caller

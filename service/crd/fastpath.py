@@ -6,7 +6,7 @@ import logging
 from starlette.requests import Request
 
 from service.crd.routes import error_reply, respond_to_hook
-from service.errors import internal, too_large
+from service.errors import internal, send_reply, too_large
 from service.logs import request_id
 
 log = logging.getLogger("service.crd")
@@ -63,6 +63,4 @@ class HookFastPath:
         except Exception:  # noqa: BLE001 - as the framework would: logged, and a 500 outcome
             log.exception("unhandled error in a CDS Hooks call")
             status, data, headers = error_reply(internal(request_id.get()))
-        await send({"type": "http.response.start", "status": status, "headers": [
-            *((k.encode(), v.encode()) for k, v in headers.items()), (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})
+        await send_reply(send, status, data, headers)
