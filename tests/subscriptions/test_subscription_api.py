@@ -6,6 +6,7 @@ import pytest
 from service.subscriptions import (
     FILTER_CRITERIA,
     HEARTBEAT_PERIOD,
+    PAS_SUBSCRIPTION_PROFILE,
     PAS_TOPIC,
     PAYLOAD_CONTENT,
     TIMEOUT,
@@ -163,10 +164,10 @@ def test_the_capability_statement_advertises_the_pas_topic(client):
 
 
 @pytest.mark.skipif(not fhir_validate.available(), reason="node and tools/node/node_modules are needed")
-def test_what_is_served_validates_as_r4(client, receiver):
+def test_what_is_served_validates_as_r4_and_the_pas_subscription_profile(client, receiver):
     sub = create(client, subscription(f"{receiver.url}/hook", extension=[ext(HEARTBEAT_PERIOD, valueUnsignedInt=60)]))
     status = client.get(f"/fhir/Subscription/{sub['id']}/$status").json()
-    items = [(sub, None), (client.get("/fhir/Subscription").json(), None), (status, None),
+    items = [(sub, None), (sub, PAS_SUBSCRIPTION_PROFILE), (client.get("/fhir/Subscription").json(), None), (status, None),
              (receiver.bundles("handshake")[0], None), (client.get("/fhir/metadata").json(), None)]
     results = fhir_validate.validate(items)
     assert [(r.get("resourceType"), issues) for (r, _), issues in zip(items, results, strict=True) if issues] == []
