@@ -18,6 +18,7 @@ from service.auth.guard import PROTECTED
 from service.auth.tokens import ASSERTION_TYPE
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import BASE
+from tests.support import fhir_validate
 
 BASE_URL = "http://testserver"
 TOKEN_URL = f"{BASE_URL}/auth/token"
@@ -290,6 +291,8 @@ def test_every_access_is_an_audit_event_without_patient_identifiers(api, keys):
     assert ("clinic-a", "R", "0", f"ClaimResponse/{cr['id']}") in who
     assert ("anonymous", "R", "4", "ClaimResponse/x") in who
     assert "pat1" not in json.dumps(trail) and "M123" not in json.dumps(trail)
+    if fhir_validate.available():  # the searchset and each AuditEvent as base R4 (no IG profiles one)
+        assert fhir_validate.validate([(trail, None)]) == [[]]
     b = token_for(api, keys, "clinic-b", "b", "b1", "system/ClaimResponse.rs")
     assert api.get("/fhir/AuditEvent", headers=bearer(b)).status_code == 403
 
