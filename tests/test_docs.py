@@ -80,3 +80,10 @@ def test_every_post_route_is_described_with_its_request_body():
     assert missing == [], missing
     hook = posts["/cds-services/{service_id}"]["requestBody"]["content"]["application/json"]
     assert hook["example"]["hook"] == "order-sign"
+
+
+def test_operation_ids_are_unique(client):
+    """OpenAPI 3.1 "Operation Object": operationId is unique among all operations (code generators rely on it)."""
+    spec = client.get("/openapi.json").json()
+    ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values() if "operationId" in op]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})

@@ -25,7 +25,7 @@ PUBLIC = {
     ("GET", "/fhir/Questionnaire"), ("GET", "/fhir/Questionnaire/{qid}"),
     ("GET", "/fhir/ValueSet/$expand"), ("POST", "/fhir/ValueSet/$expand"), ("GET", "/fhir/ValueSet/{vid}"),
     ("GET", "/fhir/ValueSet/{vid}/$expand"), ("GET", "/policies/{payer_id}"),
-    ("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/readyz"), ("HEAD", "/readyz"),
+    ("GET", "/healthz"), ("GET", "/readyz"),
 }
 # CDS Hooks calls carry the EHR's JWT (CDS Hooks 2.0 "Trusting CDS Clients"), checked when
 # CDS_TRUSTED_ISSUERS is set; they return cards about the data the EHR sent, nothing stored.
