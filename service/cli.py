@@ -38,7 +38,7 @@ def run_create_reviewer(args: argparse.Namespace) -> int:
     from service.app import load_settings
     from service.errors import ApiError
     from service.storage import open_storage
-    from service.storage.reviewers import create_reviewer
+    from service.storage.accounts import create_reviewer
 
     try:
         password = read_password(args.password_stdin)
@@ -60,7 +60,7 @@ def run_create_reviewer(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from service.auth.cli import add_commands as add_client_commands
-    from service.storage.reviewers import ROLES
+    from service.storage.accounts import ROLES
 
     parser = argparse.ArgumentParser(prog="besponsa-pa", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from service.storage import reviewers as repo
+from service.storage import accounts as repo
 
 REVIEW, DENY, REPORT, AUDIT = "review", "deny", "report", "audit"
 # The role table: approving and asking for information is any reviewer's; many states require a
@@ -44,7 +44,7 @@ def authenticate(storage, username: str, password: str, now: datetime) -> repo.R
     if account is None or not account.active:
         repo.verify_password(decoy_hash(), password)
         return None
-    locked = repo.aware(account.locked_until)
+    locked = account.locked_until
     if locked is not None and locked > now:
         return None
     if not repo.verify_password(account.password_hash, password):

@@ -19,7 +19,7 @@ from service.review.decide import apply_action
 from service.review.queue import queue_row
 from service.review.web import first, page, problem_page, read_form, secure, signed_in
 from service.storage import claims as repo
-from service.storage import reviewers
+from service.storage import desk
 
 router = APIRouter(tags=["reviewer desk"])
 STATUSES = {"pended": "Pended only", "all": "All requests"}
@@ -39,7 +39,7 @@ async def show_queue(request: Request, payer: str = "", status: str = "pended", 
     if (payer and payer not in payers) or status not in STATUSES or priority not in PRIORITIES:
         return problem_page(request, 400, "Unknown filter",
                             "Choose a payer, status and priority from the lists on the queue page.", reviewer)
-    pairs = await run_in_threadpool(reviewers.list_queue, request.app.state.storage, pended_only=status == "pended",
+    pairs = await run_in_threadpool(desk.list_queue, request.app.state.storage, pended_only=status == "pended",
                                     payer=payer or None, priority=priority or None)
     now = now_utc()
     rows = [queue_row(c, r, now) for c, r in pairs]
@@ -62,12 +62,12 @@ def load_case(storage, settings, response_id: str) -> dict | None:
         return None
     claim = stored.claim
     policy = require_policy(claim.payer_id)
-    qr = reviewers.questionnaire_of(storage, claim.id)
+    qr = desk.questionnaire_of(storage, claim.id)
     answers = dict(qr.answers) if qr else answers_of_request(claim.request)
     det = score_response(policy, answers, default_period_months=settings.default_auth_months)
     cites = policy_cites(policy)
     text, anchors = highlight(read_policy_text(policy), cites)
-    received = reviewers.aware(claim.created_at)
+    received = claim.created_at
     period = policy.periods.get(det.request_type) or policy.periods["initial"]
     return {
         "stored": stored, "claim": claim, "policy": policy, "queue": queue_row(claim, stored.response, now_utc()),
@@ -79,7 +79,7 @@ def load_case(storage, settings, response_id: str) -> dict | None:
         "concepts": [(c, CONCEPTS[c].display) for c in policy.concepts],
         "deny_defaults": {r.concept for r in det.reasons},
         "info_defaults": {r.concept for r in det.reasons if r.status in (UNKNOWN, REVIEW)},
-        "history": repo.history(storage, response_id), "audit": reviewers.audit_trail(storage, claim.id, 50),
+        "history": repo.history(storage, response_id), "audit": desk.audit_trail(storage, claim.id, 50),
         "pended": claim.decision == "pend",
     }
 

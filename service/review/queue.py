@@ -7,8 +7,7 @@ from datetime import datetime
 from service.policies.concepts import CONCEPTS
 from service.policies.registry import all_policies
 from service.review.report import DECISIONS, reason_codes
-from service.storage.models import Claim, ClaimResponseRow
-from service.storage.reviewers import aware
+from service.storage.tables import Claim, ClaimResponseRow
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,9 @@ def time_left(due: datetime | None, decided: bool, now: datetime) -> tuple[str, 
 
 def queue_row(claim: Claim, response: ClaimResponseRow, now: datetime) -> QueueRow:
     policy = all_policies().get(claim.payer_id)
-    due = aware(claim.due_at)
+    due = claim.due_at
     left, overdue = time_left(due, claim.decision != "pend", now)
     reasons = tuple(CONCEPTS[c].display if c in CONCEPTS else c for c in reason_codes(response.resource))
     return QueueRow(claim.response_id, response.auth_number or "", policy.payer_name if policy else claim.payer_id,
-                    claim.priority, DECISIONS.get(claim.decision, claim.decision), aware(claim.created_at), due,
+                    claim.priority, DECISIONS.get(claim.decision, claim.decision), claim.created_at, due,
                     left, overdue, reasons)

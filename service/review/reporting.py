@@ -16,7 +16,7 @@ from service.review.auth import current_reviewer, now_utc, require
 from service.review.charts import bar_chart
 from service.review.report import GROUPS, NOTES, PRIORITIES, Determination, build_report, reason_codes, report_csv
 from service.review.web import HEADERS, page, problem_page, signed_in
-from service.storage import reviewers
+from service.storage import desk
 
 router = APIRouter(tags=["reviewer desk"])
 FORMATS = ("html", "json", "csv")
@@ -50,11 +50,10 @@ def collect(storage, start: date, end: date, payer: str | None) -> list[Determin
     begin = datetime.combine(start, time.min, UTC)
     stop = datetime.combine(end + timedelta(days=1), time.min, UTC)
     rows = []
-    for claim, response in reviewers.received_between(storage, begin, stop, payer):
-        received = reviewers.aware(claim.created_at)
-        assert received is not None  # created_at is not nullable
+    for claim, response in desk.received_between(storage, begin, stop, payer):
+        received = claim.created_at
         rows.append(Determination(claim.priority if claim.priority in PRIORITIES else "standard", claim.decision,
-                                  received, reviewers.aware(claim.decided_at), reason_codes(response.resource)))
+                                  received, claim.decided_at, reason_codes(response.resource)))
     return rows
 
 
@@ -107,5 +106,5 @@ async def show_audit(request: Request):
     reviewer = await signed_in(request, accounts.AUDIT)
     if isinstance(reviewer, Response):
         return reviewer
-    events = await run_in_threadpool(reviewers.audit_trail, request.app.state.storage, None, 200)
+    events = await run_in_threadpool(desk.audit_trail, request.app.state.storage, None, 200)
     return page(request, "review/audit.html", reviewer=reviewer, events=events)

@@ -8,17 +8,18 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from service.storage.models import AccessEvent, ServerSecret, SmartSession, utcnow
+from service.storage.db import Storage
+from service.storage.tables import AccessEvent, ServerSecret, SmartSession, utcnow
 
 
-def server_secret(storage, name: str) -> str:
+def server_secret(storage: Storage, name: str) -> str:
     """The named secret, made by the first worker that asks and read by every other one."""
     with storage.sessions() as session:
         found = session.scalar(select(ServerSecret.value).where(ServerSecret.name == name))
     if found:
         return found
     try:
-        with storage.write_lock, storage.sessions.begin() as session:
+        with storage.write() as session:
             session.execute(insert(ServerSecret).values(name=name, value=secrets.token_hex(32)))
     except IntegrityError:
         pass  # another worker made it first: read theirs
@@ -40,15 +41,15 @@ class LazySecret:
         return self.value
 
 
-def record_access(storage, rows: list[dict]) -> None:
+def record_access(storage: Storage, rows: list[dict]) -> None:
     """Store AuditEvent rows (agent, action, resource_type, resource_id, outcome, route, request_id)."""
     if rows:
         now = utcnow()
-        with storage.write_lock, storage.sessions.begin() as session:
+        with storage.write() as session:
             session.execute(insert(AccessEvent), [{"recorded_at": now, **r} for r in rows])
 
 
-def list_access(storage, *, since: datetime | None = None, agent: str | None = None,
+def list_access(storage: Storage, *, since: datetime | None = None, agent: str | None = None,
                 limit: int = 100) -> list[AccessEvent]:
     query = select(AccessEvent).order_by(AccessEvent.id.desc()).limit(limit)
     if since is not None:
@@ -59,15 +60,15 @@ def list_access(storage, *, since: datetime | None = None, agent: str | None = N
         return list(session.scalars(query))
 
 
-def load_session(storage, key: str) -> dict | None:
+def load_session(storage: Storage, key: str) -> dict | None:
     """A live SMART session's data by the hash of its id, or None (absent or expired)."""
     with storage.sessions() as session:
         row = session.scalar(select(SmartSession).where(SmartSession.key == key))
     return row.data if row is not None and row.expires_at > time.time() else None
 
 
-def save_session(storage, key: str, expires_at: float, data: dict) -> None:
-    with storage.write_lock, storage.sessions.begin() as session:
+def save_session(storage: Storage, key: str, expires_at: float, data: dict) -> None:
+    with storage.write() as session:
         row = session.get(SmartSession, key)
         if row is None:
             session.add(SmartSession(key=key, expires_at=expires_at, data=data))
@@ -76,6 +77,6 @@ def save_session(storage, key: str, expires_at: float, data: dict) -> None:
         session.execute(delete(SmartSession).where(SmartSession.expires_at < time.time()))
 
 
-def delete_session(storage, key: str) -> None:
-    with storage.write_lock, storage.sessions.begin() as session:
+def delete_session(storage: Storage, key: str) -> None:
+    with storage.write() as session:
         session.execute(delete(SmartSession).where(SmartSession.key == key))

@@ -8,14 +8,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.errors import conflict, not_found
-from service.storage.models import (
-    AuditEvent,
+from service.storage.db import Storage, changed
+from service.storage.subscriptions import enqueue_claim_event
+from service.storage.tables import (
     Claim,
+    ClaimEvent,
     ClaimResponseRow,
     QuestionnaireResponseRow,
     utcnow,
 )
-from service.storage.subscriptions import enqueue_claim_event
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Stored:
     created: bool = False
 
 
-def find_by_claim_identifier(storage, key: str, owner: str | None) -> Stored | None:
+def find_by_claim_identifier(storage: Storage, key: str, owner: str | None) -> Stored | None:
     """The request a claim update names by its Claim.identifier (the caller's own, when isolated)."""
     query = select(Claim).where(Claim.claim_identifier == key).order_by(Claim.created_at.desc())
     if owner is not None:
@@ -35,7 +36,7 @@ def find_by_claim_identifier(storage, key: str, owner: str | None) -> Stored | N
         return _current(session, claim) if claim else None
 
 
-def find_update(storage, key: str) -> Stored | None:
+def find_update(storage: Storage, key: str) -> Stored | None:
     """The version a claim update with this idempotency key made, for replaying a retried update."""
     with storage.sessions() as session:
         row = session.scalar(select(ClaimResponseRow).where(ClaimResponseRow.source_key == key))
@@ -45,7 +46,7 @@ def find_update(storage, key: str) -> Stored | None:
         return Stored(claim, row) if claim else None
 
 
-def find_by_key(storage, key: str) -> Stored | None:
+def find_by_key(storage: Storage, key: str) -> Stored | None:
     """The claim stored under an idempotency key with its current ClaimResponse."""
     with storage.sessions() as session:
         claim = session.scalar(select(Claim).where(Claim.idempotency_key == key))
@@ -58,7 +59,7 @@ def _current(session, claim: Claim) -> Stored:
     return Stored(claim, row)
 
 
-def save_submission(storage, *, claim: dict, questionnaire: dict | None, response: dict) -> Stored:
+def save_submission(storage: Storage, *, claim: dict, questionnaire: dict | None, response: dict) -> Stored:
     """Store claim, answers and determination v1 in one transaction; a duplicate key replays.
 
     `response` holds resource, decision, review_code, auth_number. Under concurrent retries the
@@ -66,7 +67,7 @@ def save_submission(storage, *, claim: dict, questionnaire: dict | None, respons
     """
     now = utcnow()
     try:
-        with storage.write_lock, storage.sessions.begin() as session:
+        with storage.write() as session:
             row = Claim(created_at=now, current_version=1, **claim)
             session.add(row)
             session.flush()  # the unique key is checked here, before the dependent rows
@@ -75,7 +76,7 @@ def save_submission(storage, *, claim: dict, questionnaire: dict | None, respons
             resp = ClaimResponseRow(claim_id=row.id, response_id=row.response_id, version=1,
                                     created_at=now, human_reviewed=False, **response)
             session.add(resp)
-            session.add(AuditEvent(created_at=now, action="submit", claim_id=row.id,
+            session.add(ClaimEvent(created_at=now, action="submit", claim_id=row.id,
                                    actor="pas-client", outcome=row.decision,
                                    detail={"payer": row.payer_id, "version": 1}))
         return Stored(row, resp, created=True)
@@ -86,7 +87,7 @@ def save_submission(storage, *, claim: dict, questionnaire: dict | None, respons
         return existing
 
 
-def get_response(storage, response_id: str, version: int | None = None, *, owner: str | None = None) -> Stored | None:
+def get_response(storage: Storage, response_id: str, version: int | None = None, *, owner: str | None = None) -> Stored | None:
     """A ClaimResponse by id: the current version, or a given one from history; with `owner`, only
     that client's or organization's (another's is as unknown as a missing one)."""
     query = select(Claim).where(Claim.response_id == response_id)
@@ -103,7 +104,7 @@ def get_response(storage, response_id: str, version: int | None = None, *, owner
         return Stored(claim, row) if row else None
 
 
-def search(storage, *, patient_ref: str | None = None, request_ref: str | None = None,
+def search(storage: Storage, *, patient_ref: str | None = None, request_ref: str | None = None,
            member_keys: list[str] | None = None, decision: str | None = None,
            owner: str | None = None, limit: int = 100) -> list[Stored]:
     """Claims with their current response, filtered by any of the given keys, newest first."""
@@ -122,7 +123,7 @@ def search(storage, *, patient_ref: str | None = None, request_ref: str | None =
         return [_current(session, c) for c in session.scalars(query).all()]
 
 
-def add_review(storage, response_id: str, actor: str, build: Callable[[Stored], dict], *,
+def add_review(storage: Storage, response_id: str, actor: str, build: Callable[[Stored], dict], *,
                human: bool = True, action: str = "review", request: dict | None = None,
                request_hash: str | None = None, questionnaire: dict | None = None,
                source_key: str | None = None) -> Stored:
@@ -143,17 +144,17 @@ def add_review(storage, response_id: str, actor: str, build: Callable[[Stored], 
     if request is not None:
         changes.update(request=request, request_hash=request_hash)
     try:
-        with storage.write_lock, storage.sessions.begin() as session:
+        with storage.write() as session:
             moved = session.execute(
                 update(Claim).where(Claim.id == current.claim.id, Claim.current_version == version - 1)
                 .values(**changes))
-            if moved.rowcount != 1:
+            if changed(moved) != 1:
                 raise conflict("the determination changed while it was being reviewed")
             session.add(ClaimResponseRow(claim_id=current.claim.id, response_id=response_id, version=version,
                                          created_at=now, human_reviewed=human, source_key=source_key, **fields))
             if questionnaire is not None:
                 session.add(QuestionnaireResponseRow(claim_id=current.claim.id, created_at=now, **questionnaire))
-            session.add(AuditEvent(created_at=now, action=action, claim_id=current.claim.id,
+            session.add(ClaimEvent(created_at=now, action=action, claim_id=current.claim.id,
                                    actor=actor, outcome=fields["decision"], detail={"version": version}))
             enqueue_claim_event(session, owner=current.claim.owner, response_id=response_id, version=version)
     except IntegrityError:
@@ -163,7 +164,7 @@ def add_review(storage, response_id: str, actor: str, build: Callable[[Stored], 
     return stored
 
 
-def history(storage, response_id: str) -> list[ClaimResponseRow]:
+def history(storage: Storage, response_id: str) -> list[ClaimResponseRow]:
     with storage.sessions() as session:
         return list(session.scalars(select(ClaimResponseRow).where(
             ClaimResponseRow.response_id == response_id).order_by(ClaimResponseRow.version)))

@@ -7,13 +7,14 @@ from datetime import UTC
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from service.storage.models import HookFeedback, TokenUse, utcnow
+from service.storage.db import Storage
+from service.storage.tables import HookFeedback, TokenUse, utcnow
 
 _CALL_FIELDS = frozenset(("hook_instance", "service_id", "hook", "payer_id", "orders_matched", "answer",
                           "latency_ms", "status_code", "created_at"))
 
 
-def record_hook_calls(storage, rows: list[dict]) -> None:
+def record_hook_calls(storage: Storage, rows: list[dict]) -> None:
     """Insert many hook_call rows in one statement; unknown keys are refused, not dropped."""
     if not rows:
         return
@@ -32,7 +33,7 @@ _CALL_COLUMNS = ("created_at", "hook_instance", "service_id", "hook", "payer_id"
 _CHUNK = 1000  # 9 000 parameters: under SQLite's 32 766 limit
 
 
-def insert_hook_calls(storage, values: list[tuple]) -> None:
+def insert_hook_calls(storage: Storage, values: list[tuple]) -> None:
     """One multi-row INSERT per chunk, through the driver (CRD audit writer, off the event loop).
 
     Rows are tuples in _CALL_COLUMNS order, ready for the driver: created_at as UTC text
@@ -77,19 +78,19 @@ def _as_sql(column: str, value):
     return value
 
 
-def save_feedback(storage, service_id: str, items: list[dict]) -> int:
+def save_feedback(storage: Storage, service_id: str, items: list[dict]) -> int:
     """Store each CDS Hooks feedback item (card, outcome, the item itself); returns the count."""
     rows = [{"created_at": utcnow(), "service_id": service_id, "card_id": item.get("card"),
              "outcome": item.get("outcome"), "payload": item} for item in items]
     if rows:
-        with storage.write_lock, storage.sessions.begin() as session:
+        with storage.write() as session:
             session.execute(insert(HookFeedback), rows)
     return len(rows)
 
 
-def claim_token_use(storage, key: str, expires_at: float, now: float) -> bool:
+def claim_token_use(storage: Storage, key: str, expires_at: float, now: float) -> bool:
     """Record a JWT id; False when any worker has already recorded it (a replay)."""
-    with storage.write_lock, storage.sessions.begin() as session:
+    with storage.write() as session:
         session.execute(delete(TokenUse).where(TokenUse.expires_at < now))
         try:
             with session.begin_nested():

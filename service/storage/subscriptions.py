@@ -11,60 +11,17 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, exists, select, update
-from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, aliased
 
-from service.storage.models import Base, utcnow
+from service.storage.db import Storage, changed
+from service.storage.tables import OutboxRow, SubscriptionRow, utcnow
 
 # Subscription.status (R4 subscription-status) as the backport uses it.
 REQUESTED, ACTIVE, ERROR, OFF = "requested", "active", "error", "off"
 # Outbox row states: waiting (or leased to a worker until due_at), sent, given up, or its subscription ended.
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
-
-
-class SubscriptionRow(Base):
-    """One client's Subscription to the PAS topic: where to post, how much to send, what has happened."""
-
-    __tablename__ = "subscriptions"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    owner: Mapped[str | None] = mapped_column(String(256), index=True)  # None only with authorization off
-    client_id: Mapped[str] = mapped_column(String(256))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    topic: Mapped[str] = mapped_column(String(256))
-    endpoint: Mapped[str] = mapped_column(String(2048))
-    content: Mapped[str] = mapped_column(String(16))  # backport-payload-content: id-only | full-resource
-    org_filter: Mapped[str | None] = mapped_column(String(256))  # backport-filter-criteria orgIdentifier value
-    heartbeat_seconds: Mapped[int | None] = mapped_column(Integer)
-    timeout_seconds: Mapped[int | None] = mapped_column(Integer)
-    max_count: Mapped[int | None] = mapped_column(Integer)
-    end_at: Mapped[float | None] = mapped_column(Float)  # Subscription.end, epoch seconds
-    events: Mapped[int] = mapped_column(Integer, default=0)  # events-since-subscription-start
-    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed deliveries
-    error: Mapped[str | None] = mapped_column(String(512))
-    last_sent_at: Mapped[float | None] = mapped_column(Float)  # epoch seconds of the last accepted post
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    resource: Mapped[dict] = mapped_column(JSON)  # the Subscription as accepted (id and status come from the row)
-
-
-class OutboxRow(Base):
-    """One event notification owed to one subscription; kept after delivery as the record of it."""
-
-    __tablename__ = "subscription_outbox"
-    __table_args__ = (Index("ix_subscription_outbox_state_due", "state", "due_at"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
-    event_number: Mapped[int] = mapped_column(Integer)
-    response_id: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    state: Mapped[str] = mapped_column(String(16))
-    due_at: Mapped[float] = mapped_column(Float)  # epoch seconds: next attempt, or the end of a worker's lease
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_error: Mapped[str | None] = mapped_column(String(512))
 
 
 @dataclass(frozen=True)
@@ -93,29 +50,29 @@ def owned_by(owner: str | None):
     return SubscriptionRow.owner.is_(None) if owner is None else SubscriptionRow.owner == owner
 
 
-def create_subscription(storage, wanted: NewSubscription, *, owner: str | None, client_id: str) -> SubscriptionRow:
+def create_subscription(storage: Storage, wanted: NewSubscription, *, owner: str | None, client_id: str) -> SubscriptionRow:
     """Store a new subscription as `requested` (backport "REST-Hook": active only after the handshake)."""
     row = SubscriptionRow(id=uuid.uuid4().hex, owner=owner, client_id=client_id[:256], status=REQUESTED,
                           topic=wanted.topic, endpoint=wanted.endpoint, content=wanted.content,
                           org_filter=wanted.org_filter, heartbeat_seconds=wanted.heartbeat_seconds,
                           timeout_seconds=wanted.timeout_seconds, max_count=wanted.max_count, end_at=wanted.end_at,
                           events=0, failures=0, created_at=utcnow(), resource=wanted.resource)
-    with storage.write_lock, storage.sessions.begin() as session:
+    with storage.write() as session:
         session.add(row)
     return row
 
 
-def record_handshake(storage, subscription_id: str, error: str | None) -> SubscriptionRow | None:
+def record_handshake(storage: Storage, subscription_id: str, error: str | None) -> SubscriptionRow | None:
     """requested -> active after an accepted handshake, or -> error with the reason."""
     values: dict = ({"status": ACTIVE, "error": None, "last_sent_at": time.time()} if error is None
                     else {"status": ERROR, "error": error[:512]})
-    with storage.write_lock, storage.sessions.begin() as session:
+    with storage.write() as session:
         session.execute(update(SubscriptionRow).where(SubscriptionRow.id == subscription_id,
                                                       SubscriptionRow.status == REQUESTED).values(**values))
         return session.get(SubscriptionRow, subscription_id)
 
 
-def get_subscription(storage, subscription_id: str, *, owner: str | None) -> SubscriptionRow | None:
+def get_subscription(storage: Storage, subscription_id: str, *, owner: str | None) -> SubscriptionRow | None:
     """A subscription by id; with `owner`, only that owner's (another's is as unknown as a missing one);
     None (authorization off) sees every one, as claims do."""
     query = select(SubscriptionRow).where(SubscriptionRow.id == subscription_id)
@@ -125,7 +82,7 @@ def get_subscription(storage, subscription_id: str, *, owner: str | None) -> Sub
         return session.scalar(query)
 
 
-def list_subscriptions(storage, *, owner: str | None, status: str | None = None, limit: int = 500) -> list[SubscriptionRow]:
+def list_subscriptions(storage: Storage, *, owner: str | None, status: str | None = None, limit: int = 500) -> list[SubscriptionRow]:
     """The caller's subscriptions that were not deleted, oldest first."""
     query = (select(SubscriptionRow).where(SubscriptionRow.deleted_at.is_(None))
              .order_by(SubscriptionRow.created_at, SubscriptionRow.id).limit(limit))
@@ -137,10 +94,10 @@ def list_subscriptions(storage, *, owner: str | None, status: str | None = None,
         return list(session.scalars(query))
 
 
-def delete_subscription(storage, subscription_id: str, *, owner: str | None) -> bool:
+def delete_subscription(storage: Storage, subscription_id: str, *, owner: str | None) -> bool:
     """Turn a subscription off and mark it deleted; what it was still owed is dropped. False: unknown."""
     now = utcnow()
-    with storage.write_lock, storage.sessions.begin() as session:
+    with storage.write() as session:
         query = select(SubscriptionRow).where(SubscriptionRow.id == subscription_id).with_for_update()
         if owner is not None:
             query = query.where(SubscriptionRow.owner == owner)
@@ -181,7 +138,7 @@ class Claimed:
     subscription: SubscriptionRow
 
 
-def claim_due(storage, *, now: float, lease: float, limit: int = 50) -> list[Claimed]:
+def claim_due(storage: Storage, *, now: float, lease: float, limit: int = 50) -> list[Claimed]:
     """Lease the next due event of each active subscription (events of one subscription go in order).
 
     PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so workers never take the same row; SQLite: this
@@ -198,31 +155,31 @@ def claim_due(storage, *, now: float, lease: float, limit: int = 50) -> list[Cla
     if storage.engine.dialect.name == "postgresql":
         query = query.with_for_update(of=OutboxRow, skip_locked=True)
     claimed = []
-    with storage.write_lock, storage.sessions.begin() as session:
+    with storage.write() as session:
         for event, sub in session.execute(query).all():
             moved = session.execute(update(OutboxRow).where(OutboxRow.id == event.id, OutboxRow.state == PENDING,
                                                             OutboxRow.due_at == event.due_at)
                                     .values(due_at=now + lease))
-            if moved.rowcount == 1:
+            if changed(moved) == 1:
                 claimed.append(Claimed(event, sub))
     return claimed
 
 
-def record_delivered(storage, event_id: int, subscription_id: str) -> None:
+def record_delivered(storage: Storage, event_id: int, subscription_id: str) -> None:
     """Accepted: the row is done, the subscription's failure count cleared and its last post noted.
     Every write here takes the subscription's row before its outbox rows, as delete and enqueue do
     (one lock order: no deadlock on PostgreSQL)."""
-    with storage.write_lock, storage.sessions.begin() as session:
+    with storage.write() as session:
         session.execute(update(SubscriptionRow).where(SubscriptionRow.id == subscription_id)
                         .values(failures=0, last_sent_at=time.time()))
         session.execute(update(OutboxRow).where(OutboxRow.id == event_id)
                         .values(state=DELIVERED, delivered_at=utcnow(), last_error=None))
 
 
-def record_failed(storage, event_id: int, subscription_id: str, error: str, *, retry_at: float | None) -> None:
+def record_failed(storage: Storage, event_id: int, subscription_id: str, error: str, *, retry_at: float | None) -> None:
     """A failed post: try again at `retry_at`, or (None) give up: the subscription goes to `error` with the
     reason, and whatever else it was owed fails with it (backport "Errors": the client must recover)."""
-    with storage.write_lock, storage.sessions.begin() as session:
+    with storage.write() as session:
         if retry_at is not None:
             session.execute(update(SubscriptionRow).where(SubscriptionRow.id == subscription_id)
                             .values(failures=SubscriptionRow.failures + 1))
@@ -243,7 +200,7 @@ def fail_subscription(session: Session, subscription_id: str, error: str) -> Non
                     .values(state=FAILED, last_error=f"not sent: the subscription is in error ({error})"[:512]))
 
 
-def claim_heartbeats(storage, *, now: float, limit: int = 50) -> list[SubscriptionRow]:
+def claim_heartbeats(storage: Storage, *, now: float, limit: int = 50) -> list[SubscriptionRow]:
     """Active subscriptions with a heartbeat period to which nothing was sent for that long; each is
     taken by moving its last_sent_at to now (compare-and-set, so one worker sends it)."""
     query = (select(SubscriptionRow)
@@ -251,20 +208,20 @@ def claim_heartbeats(storage, *, now: float, limit: int = 50) -> list[Subscripti
                     SubscriptionRow.last_sent_at + SubscriptionRow.heartbeat_seconds <= now)
              .order_by(SubscriptionRow.id).limit(limit))
     taken = []
-    with storage.write_lock, storage.sessions.begin() as session:
+    with storage.write() as session:
         for sub in session.scalars(query).all():
             moved = session.execute(update(SubscriptionRow).where(SubscriptionRow.id == sub.id,
                                                                   SubscriptionRow.last_sent_at == sub.last_sent_at)
                                     .values(last_sent_at=now))
-            if moved.rowcount == 1:
+            if changed(moved) == 1:
                 taken.append(sub)
     return taken
 
 
-def record_heartbeat(storage, subscription_id: str, error: str | None, *, max_failures: int) -> None:
+def record_heartbeat(storage: Storage, subscription_id: str, error: str | None, *, max_failures: int) -> None:
     """A heartbeat's outcome: success clears the failure count; `max_failures` in a row put the
     subscription in error, as failed events do."""
-    with storage.write_lock, storage.sessions.begin() as session:
+    with storage.write() as session:
         if error is None:
             session.execute(update(SubscriptionRow).where(SubscriptionRow.id == subscription_id).values(failures=0))
             return
@@ -277,7 +234,7 @@ def record_heartbeat(storage, subscription_id: str, error: str | None, *, max_fa
             sub.failures += 1
 
 
-def list_outbox(storage, subscription_id: str) -> list[OutboxRow]:
+def list_outbox(storage: Storage, subscription_id: str) -> list[OutboxRow]:
     """Every event a subscription was owed, in order (tests and operators)."""
     with storage.sessions() as session:
         return list(session.scalars(select(OutboxRow).where(OutboxRow.subscription_id == subscription_id)

@@ -227,7 +227,7 @@ def test_feedback_is_stored(client):
 def test_every_call_is_audited_without_patient_ids(client):
     from sqlalchemy import select
 
-    from service.storage.models import HookCall
+    from service.storage.tables import HookCall
     client.post(SIGN, json=hook_request([besponsa_request()], payer="fepblue"))
     client.post(SIGN, content=b"garbage")
     client.app.state.crd.audit.close()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from service.config import Settings
 from service.storage import open_storage
-from service.storage.models import AuditEvent, Claim, ClaimResponseRow, QuestionnaireResponseRow
+from service.storage.tables import Claim, ClaimEvent, ClaimResponseRow, QuestionnaireResponseRow
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import BASE, CASES
 from tests.pas.server import Server, running_server
@@ -27,8 +27,8 @@ def count_rows(backend, key: str) -> dict:
                                       .where(ClaimResponseRow.claim_id.in_(ids))),
                 "answers": s.scalar(select(func.count()).select_from(QuestionnaireResponseRow)
                                     .where(QuestionnaireResponseRow.claim_id.in_(ids))),
-                "audit": s.scalar(select(func.count()).select_from(AuditEvent)
-                                  .where(AuditEvent.claim_id.in_(ids))),
+                "audit": s.scalar(select(func.count()).select_from(ClaimEvent)
+                                  .where(ClaimEvent.claim_id.in_(ids))),
             }
     finally:
         storage.close()

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from service.config import Settings
 from service.storage import open_storage
-from service.storage.models import Claim
+from service.storage.tables import Claim
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import BASE
 

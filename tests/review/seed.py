@@ -10,7 +10,7 @@ from service.pas.claimresponse import Adjudication, build_claim_response
 from service.pas.submit import DUE_WITHIN
 from service.policies.registry import get_policy
 from service.storage import open_storage
-from service.storage.models import Claim, ClaimResponseRow
+from service.storage.tables import Claim, ClaimResponseRow
 
 FROM, TO = "2024-03-01", "2024-03-31"
 STATUS = {"deny": NOT_MET, "pend": UNKNOWN}

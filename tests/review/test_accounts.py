@@ -8,7 +8,7 @@ import pytest
 
 from service.errors import ApiError
 from service.review import accounts
-from service.storage import reviewers as repo
+from service.storage import accounts as repo
 
 PASSWORD = "a long enough password"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

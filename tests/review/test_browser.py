@@ -10,7 +10,7 @@ from service.config import Settings
 from service.policies.concepts import CONCEPTS
 from service.policies.registry import get_policy
 from service.storage import open_storage
-from service.storage.models import AuditEvent, Claim
+from service.storage.tables import Claim, ClaimEvent
 from tests.pas.cases import CD22_NEGATIVE, MISSING_CD22
 from tests.pas.read import review_action
 from tests.pas.server import running_server
@@ -197,7 +197,7 @@ def test_a_physician_denies_and_the_provider_reads_the_note_on_inquiry(app, brow
     try:
         with storage.sessions() as s:
             claim_id = s.scalar(select(Claim.id).where(Claim.response_id == case["id"]))
-            review = s.scalar(select(AuditEvent).where(AuditEvent.claim_id == claim_id, AuditEvent.action == "review"))
+            review = s.scalar(select(ClaimEvent).where(ClaimEvent.claim_id == claim_id, ClaimEvent.action == "review"))
     finally:
         storage.close()
     assert (review.actor, review.outcome) == (PHYSICIAN, "deny")

@@ -12,8 +12,7 @@ from sqlalchemy import select, update
 
 from service.config import Settings
 from service.storage import open_storage
-from service.storage.models import AuditEvent, Claim
-from service.storage.reviewers import ReviewerAccount, aware
+from service.storage.tables import Claim, ClaimEvent, ReviewerAccount
 from tests.pas.cases import CD22_NEGATIVE, MISSING_CD22
 from tests.pas.read import review_action
 from tests.review.desk import NURSE, OPERATOR, PASSWORD, PHYSICIAN, make_account, sign_in, signed_in, submit
@@ -88,7 +87,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(desk, storage):
             assert refused.status_code == 401 and "Sign-in refused" in refused.text
         assert sign_in(http, "lockme").status_code == 401  # the right password, but locked
         with storage.sessions() as s:
-            locked = aware(s.scalar(select(ReviewerAccount.locked_until).where(ReviewerAccount.username == "lockme")))
+            locked = s.scalar(select(ReviewerAccount.locked_until).where(ReviewerAccount.username == "lockme"))
         assert locked is not None and timedelta(minutes=14) < locked - datetime.now(UTC) <= timedelta(minutes=15)
         with storage.sessions.begin() as s:  # fifteen minutes later
             s.execute(update(ReviewerAccount).where(ReviewerAccount.username == "lockme")
@@ -157,7 +156,7 @@ def test_request_for_information_stays_pended_and_names_what_is_needed(nurse, ph
     with storage.sessions() as s:
         claim = s.scalar(select(Claim).where(Claim.response_id == case["id"]))
         assert claim.decision == "pend" and claim.decided_at is None
-        actors = s.scalars(select(AuditEvent.actor).where(AuditEvent.claim_id == claim.id)).all()
+        actors = s.scalars(select(ClaimEvent.actor).where(ClaimEvent.claim_id == claim.id)).all()
     assert set(actors) == {"pas-client", NURSE}
     # then approved from the case page's form, with the period the policy leaves to the default (6 months)
     page = physician.get(f"/review/{case['id']}")

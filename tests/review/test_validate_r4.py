@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.config import Settings
-from service.storage.reviewers import create_reviewer
+from service.storage.accounts import create_reviewer
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import CD22_NEGATIVE, MISSING_CD22
 

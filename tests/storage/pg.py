@@ -31,7 +31,7 @@ def throwaway_database():
 
 def empty_tables(engine) -> None:
     """Delete every row, children first: the next test on this database starts from nothing."""
-    from service.storage.models import Base
+    from service.storage.tables import Base
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())

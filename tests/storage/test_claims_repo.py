@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from service.errors import ApiError
 from service.storage import claims as repo
-from service.storage.models import AuditEvent, ClaimResponseRow
+from service.storage.tables import ClaimEvent, ClaimResponseRow
 
 
 def submission(key: str, response_id: str, decision: str = "pend") -> dict:
@@ -31,7 +31,7 @@ def test_second_save_with_same_key_returns_first(storage):
     assert second.response.response_id == "r1" and second.claim.id == first.claim.id
     with storage.sessions() as s:
         assert s.scalar(select(func.count()).select_from(ClaimResponseRow)) == 1
-        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
+        assert s.scalar(select(func.count()).select_from(ClaimEvent)) == 1
 
 
 def test_review_appends_a_version(storage):

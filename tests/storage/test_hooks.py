@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from service.storage.hooks import record_hook_calls, save_feedback
-from service.storage.models import HookCall, HookFeedback
+from service.storage.tables import HookCall, HookFeedback
 
 
 def test_record_hook_calls_batch(storage):

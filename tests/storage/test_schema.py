@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from service.storage.migrate import current_revision
-from service.storage.models import Base
+from service.storage.tables import Base
 from tests.storage.pg import throwaway_database
 
 

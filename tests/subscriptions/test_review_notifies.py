@@ -4,7 +4,7 @@ restarts between the decision and the delivery."""
 from __future__ import annotations
 
 from service.storage import open_storage
-from service.storage.reviewers import create_reviewer
+from service.storage.accounts import create_reviewer
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import MISSING_CD22
 from tests.review.desk import PASSWORD, sign_in

@@ -1,7 +1,7 @@
 """Alembic environment: always run from Storage.migrate() on a connection it already holds."""
 from alembic import context
 
-from service.storage.models import Base
+from service.storage.tables import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata,

@@ -1,4 +1,5 @@
-"""Tables (SQLAlchemy 2 declarative): PAS claims and determinations, audit trail, CRD hook log."""
+"""Every table (SQLAlchemy 2 declarative), in one module: repositories import these and nothing
+imports a repository to register a table (Alembic reads Base.metadata from here)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -9,8 +10,10 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -18,6 +21,25 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp that is always UTC-aware in Python: SQLite hands DateTime(timezone=True) back
+    naive, so every reader had to remember to fix it; now no reader sees a naive time."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        # A naive time is taken as UTC (what every writer here means), never as local time.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -29,7 +51,7 @@ class Claim(Base):
 
     __tablename__ = "claims"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     # Bundle.identifier, else Claim.identifier, else a hash of the canonical request (PAS retries).
     idempotency_key: Mapped[str] = mapped_column(String(512), unique=True)
     payer_id: Mapped[str] = mapped_column(String(64))
@@ -50,8 +72,8 @@ class Claim(Base):
     # Services); CMS-0057-F timelines: priority, due time from receipt, first final decision.
     owner: Mapped[str | None] = mapped_column(String(256), index=True)
     priority: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class QuestionnaireResponseRow(Base):
@@ -60,7 +82,7 @@ class QuestionnaireResponseRow(Base):
     __tablename__ = "questionnaire_responses"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     questionnaire: Mapped[str] = mapped_column(String(512))
     answers: Mapped[dict] = mapped_column(JSON)  # typed answers by concept code, as scored
     resource: Mapped[dict] = mapped_column(JSON)
@@ -75,7 +97,7 @@ class ClaimResponseRow(Base):
     claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
     response_id: Mapped[str] = mapped_column(String(64), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     decision: Mapped[str] = mapped_column(String(16))
     review_code: Mapped[str] = mapped_column(String(8))  # X12 306: A1, A3, A4
     auth_number: Mapped[str | None] = mapped_column(String(64))
@@ -85,12 +107,12 @@ class ClaimResponseRow(Base):
     source_key: Mapped[str | None] = mapped_column(String(512), unique=True, index=True)
 
 
-class AuditEvent(Base):
-    """Who did what to which claim; details never carry patient identity (no PHI)."""
+class ClaimEvent(Base):
+    """The desk's trail of one claim: who did what to it; details never carry patient identity (no PHI)."""
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     action: Mapped[str] = mapped_column(String(32))
     claim_id: Mapped[str | None] = mapped_column(String(64), index=True)
     actor: Mapped[str | None] = mapped_column(String(128))
@@ -103,7 +125,7 @@ class HookCall(Base):
 
     __tablename__ = "hook_call"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     hook_instance: Mapped[str | None] = mapped_column(String(128))
     service_id: Mapped[str] = mapped_column(String(128), index=True)
     hook: Mapped[str | None] = mapped_column(String(64))
@@ -119,7 +141,7 @@ class HookFeedback(Base):
 
     __tablename__ = "hook_feedback"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     service_id: Mapped[str] = mapped_column(String(128), index=True)
     card_id: Mapped[str | None] = mapped_column(String(128))
     outcome: Mapped[str | None] = mapped_column(String(32))
@@ -144,7 +166,7 @@ class AccessEvent(Base):
 
     __tablename__ = "access_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     agent: Mapped[str] = mapped_column(String(256), index=True)
     action: Mapped[str] = mapped_column(String(1))  # C R U D E (AuditEvent.action)
     resource_type: Mapped[str] = mapped_column(String(64))
@@ -168,5 +190,74 @@ class TokenUse(Base):
     __tablename__ = "token_use"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of iss|jti
     expires_at: Mapped[float] = mapped_column(Float, index=True)
-import service.storage.reviewers  # noqa: E402, F401  (registers the reviewer tables on Base)
-import service.storage.subscriptions  # noqa: E402, F401  (registers the subscription and outbox tables on Base)
+
+
+class ReviewerAccount(Base):
+    """A person at the payer who reviews pended requests or reads the reports."""
+
+    __tablename__ = "reviewers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    npi: Mapped[str | None] = mapped_column(String(10))  # stated as reviewerNPI on the ClaimResponse
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ReviewerSession(Base):
+    """A signed-in browser (or system): server-side, so signing out or locking ends it at once."""
+
+    __tablename__ = "reviewer_sessions"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SubscriptionRow(Base):
+    """One client's Subscription to the PAS topic: where to post, how much to send, what has happened."""
+
+    __tablename__ = "subscriptions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(256), index=True)  # None only with authorization off
+    client_id: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    topic: Mapped[str] = mapped_column(String(256))
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    content: Mapped[str] = mapped_column(String(16))  # backport-payload-content: id-only | full-resource
+    org_filter: Mapped[str | None] = mapped_column(String(256))  # backport-filter-criteria orgIdentifier value
+    heartbeat_seconds: Mapped[int | None] = mapped_column(Integer)
+    timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    max_count: Mapped[int | None] = mapped_column(Integer)
+    end_at: Mapped[float | None] = mapped_column(Float)  # Subscription.end, epoch seconds
+    events: Mapped[int] = mapped_column(Integer, default=0)  # events-since-subscription-start
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed deliveries
+    error: Mapped[str | None] = mapped_column(String(512))
+    last_sent_at: Mapped[float | None] = mapped_column(Float)  # epoch seconds of the last accepted post
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resource: Mapped[dict] = mapped_column(JSON)  # the Subscription as accepted (id and status come from the row)
+
+
+class OutboxRow(Base):
+    """One event notification owed to one subscription; kept after delivery as the record of it."""
+
+    __tablename__ = "subscription_outbox"
+    __table_args__ = (Index("ix_subscription_outbox_state_due", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    event_number: Mapped[int] = mapped_column(Integer)
+    response_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    state: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[float] = mapped_column(Float)  # epoch seconds: next attempt, or the end of a worker's lease
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(512))
