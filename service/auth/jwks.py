@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 
 from service.errors import ApiError, unauthorized
-from service.fhir.client import HttpClient
+from service.fhir.client import HttpClient, named
 from service.storage.hooks import claim_token_use
 
 JWKS_TTL = 300  # seconds a fetched JWK Set is reused before it is read again
@@ -31,10 +31,15 @@ def key_for(jwks: object, kid: object) -> Any:
 
 
 class JwksCache:
-    """JWK Sets fetched through the one outbound client, per URL (one per app, event-loop thread)."""
+    """JWK Sets fetched through the one outbound client, per URL (one per app, event-loop thread).
 
-    def __init__(self, http: HttpClient, what: str = "the JWK Set"):
-        self.http, self.what = http, what
+    `allowed` is the allow-list each fetch is checked against (issue 20): EHR_ALLOWED_ORIGINS for clients'
+    jwks_uri. None: the URL's own origin, for URLs the operator listed exactly and the caller matched
+    before fetching (CDS_TRUSTED_ISSUERS jku).
+    """
+
+    def __init__(self, http: HttpClient, what: str = "the JWK Set", allowed: tuple[str, ...] | None = None):
+        self.http, self.what, self.allowed = http, what, allowed
         self.fetched: dict[str, tuple[float, dict]] = {}
 
     async def fetch(self, url: str, kid: object) -> dict:
@@ -45,13 +50,16 @@ class JwksCache:
                 key_known(cached[1], kid) or now - cached[0] < REFETCH_AFTER):
             return cached[1]
         try:
-            jwks = await self.http.get_json(url, what=self.what, limit=256 * 1024)
+            jwks = await self.http.under(self.policy_for(url)).get_json(url, what=self.what, limit=256 * 1024)
         except ApiError:
             raise unauthorized(f"{self.what} could not be read") from None
         if not isinstance(jwks, dict):
             raise unauthorized(f"{self.what} is not a JWK Set")
         self.fetched[url] = (now, jwks)
         return jwks
+
+    def policy_for(self, url: str) -> tuple[str, ...]:
+        return self.allowed if self.allowed is not None else named(url)  # as the operator wrote it
 
 
 def key_known(jwks: dict, kid: object) -> bool:

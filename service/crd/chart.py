@@ -9,7 +9,7 @@ from service.fhir.bundle import flatten
 from service.fhir.chart import ChartQuery, prefetch_tokens, read_queries
 from service.fhir.client import FhirServer, HttpClient
 from service.fhir.json import obj
-from service.fhir.origins import is_allowed
+from service.fhir.origins import Refused, decide
 
 # Only order and Medication reads, by FHIR id syntax: a reference never becomes an arbitrary URL on the EHR.
 READABLE = re.compile(r"(MedicationRequest|ServiceRequest|MedicationDispense|Medication)/[A-Za-z0-9\-.]{1,64}")
@@ -28,9 +28,12 @@ def ehr_server(request: dict, http: HttpClient, allowed: tuple[str, ...]) -> Fhi
     token = obj(request.get("fhirAuthorization")).get("access_token")
     if not (isinstance(server, str) and isinstance(token, str) and token):
         return None
-    if not is_allowed(server, allowed):
-        raise precondition_failed("fhirServer is not an EHR this payer is set up to call (EHR_ALLOWED_ORIGINS)")
-    return FhirServer(http, server, token)
+    try:
+        decide(server, allowed)
+    except Refused as exc:
+        raise precondition_failed(f"fhirServer is not an EHR this payer is set up to call "
+                                  f"(EHR_ALLOWED_ORIGINS): {exc}") from None
+    return FhirServer(http.under(allowed), server, token)  # checked again, with DNS, at connect time
 
 
 def hook_tokens(request: dict) -> dict[str, str | None]:

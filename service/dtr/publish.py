@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from service.dtr.artifacts import libraries, questionnaires
 from service.errors import ApiError, upstream
-from service.fhir.client import HttpClient
+from service.fhir.client import HttpClient, named
 from service.fhir.codesystem import build_codesystem
 from service.fhir.valuesets import valuesets
 
@@ -29,7 +29,9 @@ def build_transaction() -> dict:
 
 def publish(server: str, token: str | None = None, http: HttpClient | None = None) -> dict:
     """POST the transaction; returns the server's transaction-response Bundle (or a 502 ApiError)."""
-    http = http or HttpClient(timeout=30.0)
+    # The operator names the one server on the command line: its origin is the allow-list (so a loopback
+    # server may be named; plain http only to loopback, and never a URL with credentials).
+    http = (http or HttpClient(timeout=30.0)).under(named(server))
     result = http.post_json_sync(server.rstrip("/"), build_transaction(), token=token, what="the FHIR server")
     if not isinstance(result, dict):
         raise upstream("the FHIR server did not answer with a Bundle")

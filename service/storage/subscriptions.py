@@ -37,6 +37,7 @@ class NewSubscription:
     max_count: int | None
     end_at: float | None
     resource: dict
+    headers: tuple[str, ...] = ()  # channel.header, kept out of `resource` (never rendered)
 
 
 def filter_matches(org_filter: str | None, owner: str | None) -> bool:
@@ -56,7 +57,8 @@ def create_subscription(storage: Storage, wanted: NewSubscription, *, owner: str
                           topic=wanted.topic, endpoint=wanted.endpoint, content=wanted.content,
                           org_filter=wanted.org_filter, heartbeat_seconds=wanted.heartbeat_seconds,
                           timeout_seconds=wanted.timeout_seconds, max_count=wanted.max_count, end_at=wanted.end_at,
-                          events=0, failures=0, created_at=utcnow(), resource=wanted.resource)
+                          events=0, failures=0, created_at=utcnow(), resource=wanted.resource,
+                          headers=list(wanted.headers) or None)
     with storage.write() as session:
         session.add(row)
     return row

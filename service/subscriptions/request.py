@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.config import LOOPBACK
 from service.errors import Issue, bad_request, invalid, problem
+from service.fhir.origins import Refused, decide
 from service.storage.subscriptions import NewSubscription
 from service.subscriptions import (
     FILTER_CRITERIA,
@@ -16,6 +16,7 @@ from service.subscriptions import (
     PAYLOAD_CONTENT,
     TIMEOUT,
 )
+from service.subscriptions.headers import read_headers
 
 FHIR_JSON = "application/fhir+json"
 CONTENTS = ("id-only", "full-resource")  # backport-content-value-set minus `empty`
@@ -35,8 +36,9 @@ def at_extension(path: str, url: str) -> str:
     return f"{path}.extension('{url}')"
 
 
-def read_subscription(body: object) -> NewSubscription:
-    """The subscription a create asks for, or one 422 naming each element we cannot honour."""
+def read_subscription(body: object, allowed: tuple[str, ...]) -> NewSubscription:
+    """The subscription a create asks for, or one 422 naming each element we cannot honour; the endpoint
+    must be one SUBSCRIPTION_ALLOWED_ORIGINS allows (`allowed`, issue 20)."""
     if not isinstance(body, dict) or body.get("resourceType") != "Subscription":
         raise bad_request("the body must be a FHIR R4 Subscription resource", "resourceType")
     problems: list[Issue] = []
@@ -57,18 +59,21 @@ def read_subscription(body: object) -> NewSubscription:
         problems.append(problem("Subscription.channel", "is required: a rest-hook channel"))
         channel = {}
     read_channel_type(channel, problems)
-    endpoint = read_endpoint(channel.get("endpoint"), problems)
+    endpoint = read_endpoint(channel.get("endpoint"), allowed, problems)
+    headers = read_headers(channel.get("header"), problems)
     content = read_payload(channel, problems)
     limits = read_channel_extensions(channel, problems)
     end_at = read_end(body.get("end"), problems)
     if problems:
         raise invalid(problems)
     resource = {k: v for k, v in body.items() if k not in ("id", "meta", "text", "status", "error")}
-    resource["channel"] = {**channel, "_payload": {**(channel.get("_payload") or {}), "extension": [
-        {"url": PAYLOAD_CONTENT, "valueCode": content}]}}
+    # channel.header is stored apart (it carries the endpoint's credentials) and never rendered back.
+    resource["channel"] = {**{k: v for k, v in channel.items() if k not in ("header", "_header")},
+                           "_payload": {**(channel.get("_payload") or {}), "extension": [
+                               {"url": PAYLOAD_CONTENT, "valueCode": content}]}}
     return NewSubscription(topic=PAS_TOPIC, endpoint=endpoint, content=content, org_filter=org_filter,
                            heartbeat_seconds=limits.get(HEARTBEAT_PERIOD), timeout_seconds=limits.get(TIMEOUT),
-                           max_count=limits.get(MAX_COUNT), end_at=end_at, resource=resource)
+                           max_count=limits.get(MAX_COUNT), end_at=end_at, resource=resource, headers=headers)
 
 
 def extensions_of(element: object, path: str, problems: list[Issue]) -> list[tuple[int, dict]]:
@@ -110,8 +115,9 @@ def read_channel_type(channel: dict, problems: list[Issue]) -> None:
         problems.append(problem("Subscription.channel.type.extension", "custom channel types are not served"))
 
 
-def read_endpoint(value: object, problems: list[Issue]) -> str:
-    """An absolute https URL; plain http only to a loopback host (backport "REST-Hook" security notes)."""
+def read_endpoint(value: object, allowed: tuple[str, ...], problems: list[Issue]) -> str:
+    """An absolute https URL the allow-list reaches; plain http only to a listed loopback host (backport
+    "REST-Hook" security notes); loopback, private and link-local hosts only when listed by name."""
     path = "Subscription.channel.endpoint"
     if not isinstance(value, str) or not value:
         problems.append(problem(path, "is required: the https URL notifications are posted to"))
@@ -126,8 +132,11 @@ def read_endpoint(value: object, problems: list[Issue]) -> str:
         problems.append(problem(path, "must be an absolute https URL (at most 2048 characters)"))
     elif parts.username is not None or parts.password is not None:
         problems.append(problem(path, "must not carry credentials"))
-    elif parts.scheme == "http" and host not in LOOPBACK:
-        problems.append(problem(path, "must use https (plain http is allowed only to 127.0.0.1, localhost or ::1)"))
+    else:
+        try:
+            decide(value, allowed)
+        except Refused as exc:
+            problems.append(problem(path, f"is not an endpoint this server posts to (SUBSCRIPTION_ALLOWED_ORIGINS): {exc}"))
     return value
 
 
@@ -137,8 +146,6 @@ def read_payload(channel: dict, problems: list[Issue]) -> str:
     payload = channel.get("payload")
     if not isinstance(payload, str) or payload.split(";")[0].strip() != FHIR_JSON:
         problems.append(problem(path, f"must be {FHIR_JSON}"))
-    if channel.get("header"):
-        problems.append(problem("Subscription.channel.header", "extra request headers are not supported"))
     contents = []
     for i, ext in extensions_of(channel.get("_payload"), path, problems):
         if ext.get("url") != PAYLOAD_CONTENT:

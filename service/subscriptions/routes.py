@@ -41,6 +41,8 @@ def render_subscription(sub: repo.SubscriptionRow) -> dict:
     profiles = [SUBSCRIPTION_PROFILE] + ([PAS_SUBSCRIPTION_PROFILE] if sub.content == "full-resource" else [])
     resource = {"resourceType": "Subscription", "id": sub.id, "meta": {"profile": profiles},
                 **{k: v for k, v in sub.resource.items() if k != "resourceType"}, "status": sub.status}
+    if isinstance(resource.get("channel"), dict):  # channel.header carries credentials: never rendered
+        resource["channel"] = {k: v for k, v in resource["channel"].items() if k not in ("header", "_header")}
     if sub.status == repo.ERROR and sub.error:
         resource["error"] = sub.error
     return resource
@@ -66,14 +68,16 @@ def gone(subscription_id: str) -> ApiError:
 async def create_subscription(request: Request):
     """Create: stored as requested, a handshake posted to the endpoint, then active (or error with why)."""
     caller = caller_or_401(request)
-    wanted = read_subscription(await read_json(request))
     app = request.app
-    base = app.state.settings.public_base_url
+    settings = app.state.settings
+    wanted = read_subscription(await read_json(request), settings.subscription_origins)
+    base = settings.public_base_url
     sub = await run_in_threadpool(partial(repo.create_subscription, owner=caller.owner, client_id=caller.client_id),
                                   app.state.storage, wanted)
     request.state.audit_ref = ("Subscription", sub.id)
-    error = await post_notification(app.state.http, sub.endpoint, build_notification(base, sub, HANDSHAKE),
-                                    sub.timeout_seconds)
+    # Checked again at connect time: the name is resolved once and every address it has must be allowed.
+    error = await post_notification(app.state.http.under(settings.subscription_origins), sub,
+                                    build_notification(base, sub, HANDSHAKE))
     updated = await run_in_threadpool(repo.record_handshake, app.state.storage, sub.id,
                                       None if error is None else f"handshake: {error}")
     sub = updated or sub

@@ -11,12 +11,16 @@ from dataclasses import dataclass, replace
 from service.errors import FHIR_JSON, ApiError
 from service.fhir.client import HttpClient
 from service.storage import subscriptions as repo
+from service.storage.subscriptions import SubscriptionRow
+from service.subscriptions.headers import as_request_headers
 from service.subscriptions.notify import EVENT, HEARTBEAT, Event, build_notification
 
 log = logging.getLogger("service.subscriptions")
 
 # response id -> the PAS response Bundle for a full-resource notification, or None when it cannot be had.
 Render = Callable[[str], dict | None]
+FAILURE_LOG_SECONDS = 60.0  # while passes keep failing, one log line per this many seconds
+DELIVERY_FAILED = "delivery failed"
 
 
 @dataclass(frozen=True)
@@ -35,20 +39,25 @@ class DeliveryPolicy:
         return min(self.first_retry * 2 ** max(attempts - 1, 0), self.max_retry)
 
 
-async def post_notification(http: HttpClient, url: str, bundle: dict, timeout: int | None) -> str | None:
-    """POST one notification Bundle; None when the endpoint accepted it (2xx), else why it did not."""
-    client = replace(http, timeout=float(timeout)) if timeout else http
+async def post_notification(http: HttpClient, sub: SubscriptionRow, bundle: dict) -> str | None:
+    """POST one notification Bundle with the subscription's channel.header; None when the endpoint accepted
+    it (2xx), else what is stored and shown to the subscriber: "delivery failed", with the HTTP status when
+    one came back. A closed port, an open one that says nothing, a refused address and a timeout read
+    alike (issue 20: the error must not map the payer's network); the operator's log says which."""
+    client = replace(http, timeout=float(sub.timeout_seconds)) if sub.timeout_seconds else http
     try:
-        reply = await client.request("POST", url, json_body=bundle, accept=FHIR_JSON,
-                                     what="the subscriber's endpoint")
+        reply = await client.request("POST", sub.endpoint, json_body=bundle, accept=FHIR_JSON,
+                                     what="the subscriber's endpoint", headers=as_request_headers(sub.headers))
     except ApiError as exc:
-        return exc.message
-    return None if 200 <= reply.status < 300 else f"the subscriber's endpoint answered HTTP {reply.status}"
+        log.info("subscription post not delivered", extra={"fields": {"subscription": sub.id,
+                                                                       "reason": exc.message[:200]}})
+        return DELIVERY_FAILED
+    return None if 200 <= reply.status < 300 else f"{DELIVERY_FAILED} (HTTP {reply.status})"
 
 
-async def post_all(http: HttpClient, posts: list[tuple[str, dict, int | None]]) -> list[str | None]:
+async def post_all(http: HttpClient, posts: list[tuple[SubscriptionRow, dict]]) -> list[str | None]:
     """Several notifications at once: one slow endpoint does not hold up the others."""
-    return list(await asyncio.gather(*(post_notification(http, url, bundle, timeout) for url, bundle, timeout in posts)))
+    return list(await asyncio.gather(*(post_notification(http, sub, bundle) for sub, bundle in posts)))
 
 
 class DeliveryWorker:
@@ -64,11 +73,20 @@ class DeliveryWorker:
         self.thread.start()
 
     def run(self) -> None:
+        failures, logged_at = 0, 0.0
         while not self.stopping.is_set():
             try:
                 self.run_once()
+                if failures:
+                    log.info("subscription delivery resumed", extra={"fields": {"failed_passes": failures}})
+                failures = 0
             except Exception:  # noqa: BLE001 - the worker must outlive one bad pass; the rows stay in the outbox
-                log.exception("subscription delivery pass failed")
+                failures += 1
+                # Once at the first failure, then once a minute: a pass a second while storage is away
+                # would otherwise bury every other line of the log.
+                if failures == 1 or time.monotonic() - logged_at >= FAILURE_LOG_SECONDS:
+                    logged_at = time.monotonic()
+                    log.exception("subscription delivery pass failed", extra={"fields": {"failed_passes": failures}})
             self.stopping.wait(self.policy.interval)
 
     def run_once(self) -> int:
@@ -81,8 +99,7 @@ class DeliveryWorker:
             return 0
         bundles = [self.notification_for(item) for item in claimed]
         ready = [(item, bundle) for item, bundle in zip(claimed, bundles, strict=True) if bundle is not None]
-        results = asyncio.run(post_all(self.http, [(item.subscription.endpoint, bundle, item.subscription.timeout_seconds)
-                                                   for item, bundle in ready]))
+        results = asyncio.run(post_all(self.http, [(item.subscription, bundle) for item, bundle in ready]))
         for (item, _), error in zip(ready, results, strict=True):
             self.record(item, error)
         for item, bundle in zip(claimed, bundles, strict=True):
@@ -117,8 +134,7 @@ class DeliveryWorker:
         subs = repo.claim_heartbeats(self.storage, now=time.time(), limit=self.policy.batch)
         if not subs:
             return 0
-        results = asyncio.run(post_all(self.http, [(sub.endpoint, build_notification(self.base, sub, HEARTBEAT),
-                                                    sub.timeout_seconds) for sub in subs]))
+        results = asyncio.run(post_all(self.http, [(sub, build_notification(self.base, sub, HEARTBEAT)) for sub in subs]))
         for sub, error in zip(subs, results, strict=True):
             repo.record_heartbeat(self.storage, sub.id, error, max_failures=self.policy.max_attempts)
         return sum(error is None for error in results)
@@ -136,7 +152,10 @@ def start_subscriptions(app, render: Render) -> DeliveryWorker:
     `app.state.subscription_policy` (a DeliveryPolicy) before start-up for short intervals.
     """
     policy = getattr(app.state, "subscription_policy", None) or DeliveryPolicy()
-    worker = DeliveryWorker(app.state.storage, app.state.http, app.state.settings.public_base_url, render, policy)
+    settings = app.state.settings
+    # Every post is checked against SUBSCRIPTION_ALLOWED_ORIGINS again at connect time (DNS, issue 20).
+    http = app.state.http.under(settings.subscription_origins)
+    worker = DeliveryWorker(app.state.storage, http, settings.public_base_url, render, policy)
     app.state.subscriptions = worker
     app.state.shutdown_hooks.append(worker.close)
     worker.start()

@@ -17,6 +17,10 @@ from tests.storage.pg import empty_tables, throwaway_database
 from tests.subscriptions.receiver import Receiver
 from tests.support.fhir_validate import ig_package
 
+# The receiver is on loopback: delivery there must be listed (SUBSCRIPTION_ALLOWED_ORIGINS, issue 20).
+LOOPBACK_ENDPOINTS = "https://*,http://127.0.0.1:*"
+ENDPOINT_POLICY = ("https://*", "http://127.0.0.1:*")
+
 # Short enough for tests: look every 50 ms, retry after 0.1 s, 0.2 s, ...; give up after 3 failed posts.
 FAST = DeliveryPolicy(interval=0.05, first_retry=0.1, max_retry=0.4, max_attempts=3, lease=5)
 IDLE = DeliveryPolicy(interval=3600)  # the worker makes one pass at start-up, then sleeps
@@ -60,13 +64,19 @@ def backend_settings(request, tmp_path, subs_pg_url):
         pytest.skip("TEST_DATABASE_URL not set (no PostgreSQL reachable)")
     url = subs_pg_url if request.param == "postgresql" else None
     settings = Settings(data_dir=tmp_path / "data", database_url=url, public_base_url="http://testserver",
-                        auth_disabled=True)
+                        auth_disabled=True, subscription_allowed_origins=LOOPBACK_ENDPOINTS)
     yield settings
     if url:
         from service.storage import open_storage
         store = open_storage(settings)
         empty_tables(store.engine)
         store.close()
+
+
+@pytest.fixture()
+def settings(settings):
+    """tests/conftest.py's settings, with the loopback receiver allowed as an endpoint."""
+    return settings.model_copy(update={"subscription_allowed_origins": LOOPBACK_ENDPOINTS})
 
 
 @pytest.fixture()

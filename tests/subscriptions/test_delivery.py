@@ -16,7 +16,7 @@ from service.subscriptions.request import read_subscription
 from service.subscriptions.worker import DeliveryWorker
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import BASE
-from tests.subscriptions.conftest import FAST, IDLE, create, eventually, running_app, subscription
+from tests.subscriptions.conftest import ENDPOINT_POLICY, FAST, IDLE, create, eventually, running_app, subscription
 from tests.subscriptions.receiver import notification_type, parameter
 from tests.support import fhir_validate
 
@@ -37,7 +37,7 @@ def submit(client) -> str:
 
 def subscribe_directly(storage, endpoint: str, owner: str | None, org_filter: str | None = None) -> str:
     """An active subscription of another owner, as if that client had made it."""
-    wanted = replace(read_subscription(subscription(endpoint)), org_filter=org_filter)
+    wanted = replace(read_subscription(subscription(endpoint), ENDPOINT_POLICY), org_filter=org_filter)
     row = repo.create_subscription(storage, wanted, owner=owner, client_id="someone-else")
     repo.record_handshake(storage, row.id, None)
     return row.id
@@ -175,7 +175,7 @@ def test_an_event_leased_by_a_worker_that_died_is_sent_after_the_lease(api, rece
     create(api, subscription(f"{receiver.url}/hook"))
     enqueue(storage, None, "cr-1")
     [taken] = repo.claim_due(storage, now=time.time(), lease=0.3)  # a worker takes it, then dies
-    worker = DeliveryWorker(storage, HttpClient(), "http://testserver", lambda rid: None, FAST)
+    worker = DeliveryWorker(storage, HttpClient(allowed=ENDPOINT_POLICY), "http://testserver", lambda rid: None, FAST)
     assert worker.run_once() == 0  # still leased
     time.sleep(0.35)
     assert worker.run_once() == 1 and worker.run_once() == 0
@@ -188,7 +188,8 @@ def test_two_workers_deliver_each_event_once_and_in_order(backend_settings, rece
         subs = [create(client, subscription(f"{receiver.url}/{n}"))["id"] for n in ("one", "two")]
         for n in range(10):
             assert enqueue(storage, None, f"cr-{n}") == 2
-        workers = [DeliveryWorker(storage, HttpClient(), "http://testserver", lambda rid: None, FAST) for _ in range(2)]
+        workers = [DeliveryWorker(storage, HttpClient(allowed=ENDPOINT_POLICY), "http://testserver", lambda rid: None, FAST)
+                   for _ in range(2)]
 
         def drain(worker):
             deadline = time.monotonic() + 20

@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.auth.test_access import ASSERTION_TYPE, BASE_URL, ORG, assertion, bearer, jwk
-from tests.subscriptions.conftest import FAST, create, running_app, subscription
+from tests.subscriptions.conftest import FAST, LOOPBACK_ENDPOINTS, create, running_app, subscription
 from tests.subscriptions.test_delivery import enqueue
 
 EVENT = "event-notification"
@@ -21,7 +21,8 @@ def secured(tmp_path):
     clients = {"clinic-a": {"jwks": {"keys": [jwk(keys["a"], "a1", "ES384")]}, "scope": "system/*.cruds",
                             "organization": ORG},
                "clinic-b": {"jwks": {"keys": [jwk(keys["b"], "b1", "ES384")]}, "scope": "system/Subscription.cruds"}}
-    settings = Settings(data_dir=tmp_path / "data", public_base_url=BASE_URL, smart_clients=json.dumps(clients))
+    settings = Settings(data_dir=tmp_path / "data", public_base_url=BASE_URL, smart_clients=json.dumps(clients),
+                        subscription_allowed_origins=LOOPBACK_ENDPOINTS)
     with running_app(settings, FAST) as client:
         tokens = {}
         for name, kid in (("clinic-a", "a1"), ("clinic-b", "b1")):
