@@ -79,7 +79,8 @@ def main() -> None:
     database = sys.argv[2] if len(sys.argv) > 2 else None
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
-        env = {**os.environ, "DATA_DIR": data, "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+        env = {**os.environ, "DATA_DIR": data, "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+               "CDS_ALLOW_UNSIGNED": "true"}  # the soak posts unsigned hook calls, as a sandbox EHR does
         env.pop("DATABASE_URL", None)
         if database:
             env["DATABASE_URL"] = database

@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.auth.keysources import parse_issuers
 
 
 class Settings(BaseSettings):
@@ -24,6 +26,11 @@ class Settings(BaseSettings):
     # CDS Hooks JWT (CDS Hooks 2.0 section "Trusting CDS Clients"): JSON map issuer -> JWKS
     # file path or allow-listed jku URL. Empty means verification is off (start-up warns).
     cds_trusted_issuers: str = ""
+    # Unsigned CDS Hooks calls are refused (401) unless this is set (EHR sandboxes): warned at start-up
+    # and shown on /readyz (issue 20). AUTH_DISABLED implies it (a developer's machine).
+    cds_allow_unsigned: bool = False
+    # The UM rule table's rows a payer changes (service/auth/policy.py RULES): JSON permission -> kinds.
+    um_rules: str = ""
     fhir_timeout_seconds: float = Field(5.0, gt=0, le=60)
     session_secret: str | None = Field(None, description="Signs SMART app session cookies")
     smart_client_id: str = Field("besponsa-dtr", description="The SMART app's client_id at EHRs")
@@ -37,13 +44,19 @@ class Settings(BaseSettings):
     smart_clients: str = ""
     # Authorization off, for local experiments only: start-up warns and /readyz says so.
     auth_disabled: bool = False
-    # Servers a caller may make us call (SMART iss, $populate and CDS Hooks fhirServer): origins,
-    # '*' allowed in host or port; plain http only for loopback (service/fhir/origins.py).
+    # Servers a caller may make us call (SMART iss, $populate and CDS Hooks fhirServer; clients' jwks_uri):
+    # origins, '*' allowed in host or port; plain http only for loopback; loopback, link-local and private
+    # addresses only when an entry names them without a wildcard (service/fhir/origins.py, issue 20).
     ehr_allowed_origins: str = "https://*"
+    # Where Subscription notifications may be posted (channel.endpoint), same syntax; public https by default.
+    subscription_allowed_origins: str = "https://*"
     # X12 external code list 886 (PAS reviewAction.reasonCode's required binding) is licensed by X12:
     # a payer that holds it maps pa-criteria concepts, or reason kinds (not-met, unknown, excluded,
     # review), to its codes here as JSON; the codes then come first, our concept code beside them.
     x12_reason_codes: str = ""
+    # Whom a provider asks for a peer-to-peer review or an appeal (SMART pend and denial pages, the desk's
+    # denial letters): JSON payer id -> text, "*" for every payer without its own entry.
+    payer_contacts: str = ""
     # Database deadlines: a database that stops answering fails a request fast (503), never hangs it.
     db_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(15.0, gt=0, le=300)
@@ -54,6 +67,9 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("PUBLIC_BASE_URL must be an absolute http(s) URL")
+        if urlsplit(value).path.strip("/"):  # redirects and cookie paths are root-relative (docs/operations.md)
+            raise ValueError("PUBLIC_BASE_URL must have no path: serve the service at the root of its own "
+                             "host name (a sub-path such as /pa is not supported)")
         return value.rstrip("/")
 
     @field_validator("log_level")
@@ -82,14 +98,14 @@ class Settings(BaseSettings):
             raise ValueError(f"SMART_CLIENTS: {exc}") from None
         return value
 
-    @field_validator("ehr_allowed_origins")
+    @field_validator("ehr_allowed_origins", "subscription_allowed_origins")
     @classmethod
-    def _origins(cls, value: str) -> str:
+    def _origins(cls, value: str, info: ValidationInfo) -> str:
         from service.fhir.origins import parse_origins
         try:
             parse_origins(value)
         except ValueError as exc:
-            raise ValueError(f"EHR_ALLOWED_ORIGINS: {exc}") from None
+            raise ValueError(f"{str(info.field_name).upper()}: {exc}") from None
         return value
 
     @field_validator("x12_reason_codes")
@@ -105,14 +121,49 @@ class Settings(BaseSettings):
                 raise ValueError("X12_REASON_CODES must map concept codes or reason kinds to X12 886 codes")
         return value
 
+    @field_validator("um_rules")
+    @classmethod
+    def _um_rules(cls, value: str) -> str:
+        from service.auth.policy import parse_rules
+        try:
+            parse_rules(value)
+        except ValueError as exc:
+            raise ValueError(f"UM_RULES {exc}") from None
+        return value
+
+    @field_validator("payer_contacts")
+    @classmethod
+    def _contacts(cls, value: str) -> str:
+        if value.strip():
+            try:
+                mapping = json.loads(value)
+            except ValueError:
+                raise ValueError("PAYER_CONTACTS must be a JSON object") from None
+            if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                                        for k, v in mapping.items()):
+                raise ValueError("PAYER_CONTACTS must map payer ids (or \"*\") to contact text")
+        return value
+
+    def contact_for(self, payer_id: str) -> str:
+        """The payer's peer-to-peer and appeal contact (PAYER_CONTACTS), or where to find it."""
+        contacts = json.loads(self.payer_contacts) if self.payer_contacts.strip() else {}
+        return contacts.get(payer_id) or contacts.get("*") or (
+            "Call the provider services number on the back of the member's ID card and ask for "
+            "utilization management (peer-to-peer review or appeal).")
+
     @property
     def x12_reasons(self) -> dict[str, str]:
         return json.loads(self.x12_reason_codes) if self.x12_reason_codes.strip() else {}
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:
-        from service.fhir.origins import parse_origins
-        return parse_origins(self.ehr_allowed_origins)
+        """EHR_ALLOWED_ORIGINS parsed (once per value)."""
+        return parsed_origins(self.ehr_allowed_origins)
+
+    @property
+    def subscription_origins(self) -> tuple[str, ...]:
+        """SUBSCRIPTION_ALLOWED_ORIGINS parsed (once per value)."""
+        return parsed_origins(self.subscription_allowed_origins)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -124,42 +175,8 @@ def get_settings() -> Settings:
     return Settings()
 
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-def is_https_or_loopback(url: str) -> bool:
-    """https, or plain http to this machine only (tests and sidecars): where keys may come from."""
-    parts = urlsplit(url)
-    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
-
-
-@lru_cache(maxsize=32)
-def load_jwks_file(path: str) -> dict:
-    """A JWK Set from a file, read once (checked at start-up by parse_issuers)."""
-    jwks = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
-        raise ValueError(f"{path} is not a JWK Set (an object with a 'keys' array)")
-    return jwks
-
-
-def parse_issuers(raw: str) -> dict[str, dict]:
-    """CDS_TRUSTED_ISSUERS: JSON {iss: {"jwks_file": path} | {"jwks": {...}} | {"jku": [urls]}}."""
-    if not raw.strip():
-        return {}
-    issuers = json.loads(raw)
-    if not isinstance(issuers, dict):
-        raise ValueError("CDS_TRUSTED_ISSUERS must be a JSON object of issuer -> key source")
-    for iss, source in issuers.items():
-        if isinstance(source, dict) and "jwks_file" in source:
-            load_jwks_file(str(source["jwks_file"]))  # unreadable or not a JWK Set: refuse now
-        if not isinstance(source, dict) or not ({"jwks_file", "jwks", "jku"} & set(source)):
-            raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}] needs jwks_file, jwks or a jku allow-list")
-        jku = source.get("jku", [])
-        if not isinstance(jku, list) or not all(isinstance(u, str) for u in jku):
-            raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].jku must be a list of URLs")
-        for url in jku:
-            if not is_https_or_loopback(url):
-                raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].jku {url!r} must be https")
-    return issuers
-
-
+@lru_cache(maxsize=16)
+def parsed_origins(raw: str) -> tuple[str, ...]:
+    """An allow-list setting parsed once (a hook call reads it on every request)."""
+    from service.fhir.origins import parse_origins
+    return parse_origins(raw)

@@ -5,6 +5,10 @@ import os
 
 import pytest
 
+# Most tests post unsigned CDS Hooks calls, as an EHR sandbox does; the default (refused, 401) is
+# tested with this unset (tests/crd/test_security.py). Subprocess servers inherit it.
+os.environ.setdefault("CDS_ALLOW_UNSIGNED", "true")
+
 
 @pytest.fixture()
 def settings(tmp_path):

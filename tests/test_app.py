@@ -192,13 +192,15 @@ def test_a_defect_is_a_logged_500_with_the_request_id_never_a_4xx(client, monkey
     assert client.get("/healthz").status_code == 200  # the connection and the process carry on
 
 
-def test_jwt_verification_off_is_said_at_start_up(tmp_path, capsys):
+def test_unsigned_cds_hooks_and_no_issuers_are_said_at_start_up(tmp_path, capsys):
     from fastapi.testclient import TestClient
 
     from service.app import create_app
     from service.config import Settings
-    with TestClient(create_app(Settings(data_dir=tmp_path / "d"))):
-        assert "CDS Hooks JWT verification is OFF" in capsys.readouterr().out  # before any call
+    with TestClient(create_app(Settings(data_dir=tmp_path / "d", cds_allow_unsigned=True))):
+        assert "UNSIGNED CDS Hooks calls are accepted" in capsys.readouterr().out  # before any call
+    with TestClient(create_app(Settings(data_dir=tmp_path / "e", cds_allow_unsigned=False))):
+        assert "every CDS Hooks call will be refused (401)" in capsys.readouterr().out
 
 
 def test_claim_response_search_takes_a_bare_patient_id(client):

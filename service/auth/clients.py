@@ -1,7 +1,9 @@
 """Registered backend clients (SMART Backend Services "Registering a client"), from one setting.
 
 SMART_CLIENTS is JSON, inline or `@/path/to/file.json`: client id -> {"jwks": {...} | "jwks_file":
-path | "jwks_uri": https URL, "scope": the most it may ask for, "organization": "system|value"}.
+path | "jwks_uri": https URL, "scope": the most it may ask for, "organization": "system|value",
+"kind": "provider" (the default) | "payer"}. Only payer clients hold payer-side permissions
+(service/auth/policy.py); a provider client's payer-only scopes are left out of its tokens.
 """
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.auth.keysources import is_https_or_loopback, load_jwks_file
+from service.auth.policy import CLIENT_KINDS, PROVIDER_CLIENT
 from service.auth.scopes import parse_scope
-from service.config import is_https_or_loopback, load_jwks_file
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class RegisteredClient:
     jwks: dict | None = None
     jwks_uri: str | None = None
     organization: str | None = None
+    kind: str = PROVIDER_CLIENT  # a principal kind: provider-client or payer-client
 
     @property
     def owner(self) -> str:
@@ -53,6 +57,9 @@ def parse_client(cid: str, entry: object) -> RegisteredClient:
     organization = entry.get("organization")
     if organization is not None and (not isinstance(organization, str) or "|" not in organization):
         raise ValueError(f"{where}.organization must be 'system|value'")
+    kind = entry.get("kind", "provider")
+    if kind not in CLIENT_KINDS:
+        raise ValueError(f"{where}.kind must be 'provider' or 'payer'")
     jwks, uri = entry.get("jwks"), entry.get("jwks_uri")
     if "jwks_file" in entry:
         jwks = load_jwks_file(str(entry["jwks_file"]))
@@ -61,4 +68,4 @@ def parse_client(cid: str, entry: object) -> RegisteredClient:
     if uri is not None:
         if not isinstance(uri, str) or not is_https_or_loopback(uri):
             raise ValueError(f"{where}.jwks_uri must be an https URL")
-    return RegisteredClient(cid, scope, jwks, uri, organization)
+    return RegisteredClient(cid, scope, jwks, uri, organization, CLIENT_KINDS[kind])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from anyio import to_thread
 
+from service.auth.policy import LOCAL, Principal, with_rules
 from service.auth.scopes import Scope, parse_scopes, permits
 from service.auth.tokens import Caller, read_token
 from service.errors import ApiError, forbidden, render, send_reply, unauthorized
@@ -77,7 +78,7 @@ def authorize(state, rule_: Rule, token: str | None) -> Caller:
     """The caller, or the ApiError (401/403) that refuses them."""
     settings = state.settings
     if settings.auth_disabled:
-        return Caller(UNAUTHENTICATED, None, EVERYTHING)
+        return Principal(LOCAL, UNAUTHENTICATED, None, EVERYTHING)
     if token is None:
         raise unauthorized("a bearer access token is required (SMART Backend Services: POST /auth/token)")
     caller = read_token(token, str(state.token_secret), settings.public_base_url)
@@ -85,7 +86,7 @@ def authorize(state, rule_: Rule, token: str | None) -> Caller:
         raise unauthorized("the access token is not valid here (unknown, tampered or expired)")
     if not permits(list(caller.scopes), rule_.resource, rule_.action):
         raise forbidden(f"the token's scopes do not allow this: it needs system/{rule_.resource}.{rule_.action}")
-    return caller
+    return with_rules(caller, settings.um_rules)
 
 
 class AccessGuard:
@@ -95,17 +96,17 @@ class AccessGuard:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or "/fhir/" not in scope["path"]:  # CDS Hooks calls pass straight on
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         root = scope.get("root_path") or ""
         path = scope["path"][len(root):] if root and scope["path"].startswith(root) else scope["path"]
         found = find_rule(scope["method"], path)
-        if found is None:
-            return await self.app(scope, receive, send)
+        if found is None:  # CDS Hooks, the desk, the reviewer API: only a refusal is recorded here
+            return await self.watch_refusals(scope, receive, send, path)
         rule_, rid = found
         state = scope["app"].state
         status = 500
-        agent = "anonymous"
+        caller: Principal | None = None
 
         async def send_status(message):
             nonlocal status
@@ -123,22 +124,47 @@ class AccessGuard:
                     headers = {**headers, "WWW-Authenticate": 'Bearer error="invalid_token"'}
                 await send_reply(send_status, code, body, headers)
                 return
-            agent = caller.client_id
             scope.setdefault("state", {})["caller"] = caller
             await self.app(scope, receive, send_status)
         finally:
             # A route may name what it made (e.g. $submit: the ClaimResponse) in request.state.audit_ref.
             kind, made = scope.get("state", {}).get("audit_ref") or (rule_.resource, None)
-            event = {"agent": agent[:256], "action": rule_.audit, "resource_type": kind,
-                     "resource_id": rid or made,
-                     "outcome": "0" if status < 400 else "4" if status < 500 else "8",
-                     "route": rule_.pattern.pattern[:128], "request_id": request_id.get()[:64]}
-            if event["resource_id"] is not None:
-                event["resource_id"] = str(event["resource_id"])[:64]
-            try:
-                await to_thread.run_sync(record_access, state.storage, [event])
-            except Exception:  # noqa: BLE001 - the call is answered; a lost audit row is logged loudly
-                log.exception("could not record an access event")
+            event = access_event(caller, rule_.audit, kind, rid or made, status, rule_.pattern.pattern)
+            await write_events(state.storage, [event])
+
+    async def watch_refusals(self, scope, receive, send, path: str) -> None:
+        """Pass the call on; when it is refused (401/403) anywhere, record who was refused where."""
+        status = 0
+
+        async def send_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_status)
+        if status in (401, 403):
+            who = scope.get("state", {}).get("principal") or scope.get("state", {}).get("caller")
+            event = access_event(who, "E", "route", None, status, path, detail=f"refused ({status}) {scope['method']}")
+            await write_events(scope["app"].state.storage, [event])
+
+
+def access_event(who: Principal | None, action: str, kind: str, resource_id: object, status: int, route: str,
+                 detail: str | None = None, owner: str | None = None) -> dict:
+    """One access_events row: who (client id or account, never a patient), what, how it ended, whose."""
+    return {"agent": (who.id if who else "anonymous")[:256], "action": action, "resource_type": kind[:64],
+            "resource_id": str(resource_id)[:64] if resource_id is not None else None,
+            "outcome": "0" if status < 400 else "4" if status < 500 else "8",
+            "route": route[:128], "request_id": request_id.get()[:64],
+            "owner": (owner or (who.owner if who else None) or None), "detail": detail[:256] if detail else None}
+
+
+async def write_events(storage, events: list[dict]) -> None:
+    """Store access events off the event loop; a lost row is logged loudly, the call stays answered."""
+    try:
+        await to_thread.run_sync(record_access, storage, events)
+    except Exception:  # noqa: BLE001 - the call is answered; a lost audit row is logged loudly
+        log.exception("could not record an access event")
 
 
 def caller_of(request) -> Caller | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -13,12 +14,16 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.api.body import read_bytes
+from service.api.deps import PrincipalDep, SettingsDep, StorageDep
 from service.auth.clients import RegisteredClient, parse_clients
+from service.auth.guard import access_event, write_events
 from service.auth.jwks import JwksCache, ReplayCache
+from service.auth.policy import sees_every_owner
 from service.auth.tokens import (
     ASSERTION_ALGORITHMS,
     ASSERTION_TYPE,
     OAuthError,
+    claimed_client,
     granted_scopes,
     issue_token,
     verify_assertion,
@@ -40,7 +45,7 @@ def start_auth(app) -> None:
     """At start-up: the shared token secret, the JWK Set cache and the assertion replay table."""
     settings = app.state.settings
     app.state.token_secret = LazySecret(app.state.storage, "access-token")
-    app.state.auth_jwks = JwksCache(app.state.http, "the client's JWK Set")
+    app.state.auth_jwks = JwksCache(app.state.http, "the client's JWK Set", allowed=settings.allowed_origins)
     app.state.auth_replay = ReplayCache(app.state.storage)
     app.state.smart_clients = parse_clients(settings.smart_clients)
     if settings.auth_disabled:
@@ -108,7 +113,18 @@ async def token(request: Request) -> JSONResponse:
                                         state.auth_jwks, state.auth_replay)
         scopes = granted_scopes(client, form.get("scope", ""))
     except OAuthError as exc:
+        # Who asked and why not: what an operator needs to fix a client's set-up (no assertion, no key).
+        claimed = claimed_client(form.get("client_assertion"), form.get("client_id"))
+        log.warning("token refused", extra={"fields": {
+            "client": claimed, "error": exc.error, "reason": exc.description[:300]}})
+        registered = state.smart_clients.get(claimed) if claimed else None
+        await write_events(state.storage, [access_event(
+            None, "E", "token", None, exc.status, TOKEN_PATH, detail=f"token refused: {exc.error}",
+            owner=registered.owner if registered else None) | {"agent": claimed or "anonymous"}])
         return oauth_error(exc)
+    await write_events(state.storage, [access_event(
+        None, "E", "token", None, 200, TOKEN_PATH, detail=f"token issued ({client.kind}): {' '.join(scopes)}",
+        owner=client.owner) | {"agent": client.id}])
     return JSONResponse(issue_token(str(state.token_secret), base, client, scopes),
                         headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
@@ -117,15 +133,27 @@ ACTIONS = {"C": "create", "R": "read", "U": "update", "D": "delete", "E": "execu
 OUTCOMES = {"0": "success", "4": "refused (minor failure)", "8": "failed (serious failure)"}
 
 
+# Events that are not about a FHIR resource: a sign-in or a token (DICOM 110114 User Authentication),
+# and a call refused on a route outside the FHIR table (the route, in entity.what.display).
+NOT_RESOURCES = {"session", "token", "route"}
+REST = {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest",
+        "display": "RESTful Operation"}
+AUTHENTICATION = {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110114",
+                  "display": "User Authentication"}
+
+
 def audit_event(row) -> dict:
-    """One access as a FHIR R4 AuditEvent (type rest, who: the client, what: resource type and id)."""
-    entity = {"what": {"type": row.resource_type, **({"reference": f"{row.resource_type}/{row.resource_id}"}
-                                                     if row.resource_id else {})}}
+    """One access as a FHIR R4 AuditEvent (who: the client or account, what: resource or route, how it ended)."""
+    if row.resource_type in NOT_RESOURCES:
+        entity = {"what": {"display": f"{row.resource_type} {row.route}"[:256]}}
+    else:
+        entity = {"what": {"type": row.resource_type,
+                           **({"reference": f"{row.resource_type}/{row.resource_id}"} if row.resource_id else {})}}
+    described = f"{ACTIONS.get(row.action, row.action)} {OUTCOMES[row.outcome]}"
     return {"resourceType": "AuditEvent", "id": str(row.id),
-            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest",
-                     "display": "RESTful Operation"},
+            "type": AUTHENTICATION if row.resource_type in ("session", "token") else REST,
             "action": row.action, "recorded": row.recorded_at.astimezone(UTC).isoformat(),
-            "outcome": row.outcome, "outcomeDesc": f"{ACTIONS.get(row.action, row.action)} {OUTCOMES[row.outcome]}",
+            "outcome": row.outcome, "outcomeDesc": f"{described}: {row.detail}" if row.detail else described,
             "agent": [{"who": {"identifier": {"system": "urn:besponsa-pa:client-id", "value": row.agent}},
                        "requestor": True}],
             "source": {"observer": {"display": "Besponsa prior authorization service"},
@@ -134,9 +162,10 @@ def audit_event(row) -> dict:
 
 
 @router.get("/fhir/AuditEvent")
-async def search_audit_events(request: Request, since: str | None = None, agent: str | None = None,
-                              _count: int = 100) -> JSONResponse:
-    """The access trail (operator scope system/AuditEvent.rs): newest first."""
+async def search_audit_events(caller: PrincipalDep, storage: StorageDep, settings: SettingsDep,
+                              since: str | None = None, agent: str | None = None, _count: int = 100) -> JSONResponse:
+    """The access trail, newest first: a provider client's own organization's events; every event for a
+    payer client (issue 20: tenant-scoped)."""
     if not 1 <= _count <= 1000:
         raise bad_request("must be from 1 to 1000", "_count", code="value")
     when = None
@@ -145,6 +174,7 @@ async def search_audit_events(request: Request, since: str | None = None, agent:
             when = datetime.fromisoformat(since)
         except ValueError:
             raise bad_request("must be an ISO date or date-time", "since", code="value") from None
-    rows = await run_in_threadpool(list_access, request.app.state.storage, since=when, agent=agent, limit=_count)
-    return fhir_response(searchset(request.app.state.settings.public_base_url, "AuditEvent",
+    rows = await run_in_threadpool(partial(list_access, storage, since=when, agent=agent, owner=caller.owner,
+                                           every_owner=sees_every_owner(caller), limit=_count))
+    return fhir_response(searchset(settings.public_base_url, "AuditEvent",
                                    [audit_event(r) for r in rows]))

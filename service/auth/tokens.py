@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import jwt
+from anyio import to_thread
 
 from service.auth.clients import RegisteredClient
 from service.auth.jwks import SKEW_SECONDS, JwksCache, ReplayCache, key_for
-from service.auth.scopes import Scope, grant, parse_scopes
+from service.auth.policy import KINDS, PAYER_CLIENT, PROVIDER_CLIENT, REVIEW_SCOPE, Principal
+from service.auth.scopes import grant, parse_scope, parse_scopes
 from service.errors import ApiError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -34,13 +35,7 @@ class OAuthError(Exception):
         self.error, self.description, self.status = error, description, status
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling a protected route: the client, whose data it may see, what it was granted."""
-
-    client_id: str
-    owner: str | None  # None only with authorization off: every determination is visible
-    scopes: tuple[Scope, ...]
+Caller = Principal  # the guard's name for the principal a token names (service/auth/policy.py)
 
 
 async def verify_assertion(assertion: str, client_id_hint: str | None, clients: dict[str, RegisteredClient],
@@ -68,16 +63,34 @@ async def verify_assertion(assertion: str, client_id_hint: str | None, clients: 
     except jwt.ExpiredSignatureError:
         raise OAuthError("invalid_client", "the assertion has expired", 401) from None
     except jwt.InvalidAudienceError:
-        raise OAuthError("invalid_client", "the assertion's aud must be this token endpoint's URL", 401) from None
+        raise OAuthError("invalid_client", f"the assertion's aud must be this token endpoint's URL exactly: {token_url}",
+                         401) from None
     except jwt.PyJWTError as exc:
         raise OAuthError("invalid_client", f"the assertion failed verification ({type(exc).__name__})", 401) from None
+    except (TypeError, ValueError, KeyError):  # PyJWT's own: a header alg the registered key cannot verify
+        raise OAuthError("invalid_client", f"the assertion's alg {str(header.get('alg'))[:16]!r} does not match "
+                                           "the registered key's type", 401) from None
     if claims["sub"] != client.id:
         raise OAuthError("invalid_client", "the assertion's sub must equal its iss (the client id)", 401)
     if not isinstance(claims["exp"], (int, float)) or claims["exp"] > time.time() + MAX_ASSERTION_LIFETIME + SKEW_SECONDS:
         raise OAuthError("invalid_client", "the assertion's exp is more than five minutes ahead", 401)
-    if not isinstance(claims["jti"], str) or not replay.check_and_add(f"{client.id}|{claims['jti']}", claims["exp"]):
+    # The replay table is in the database: checked on a worker thread, never on the event loop.
+    if not isinstance(claims["jti"], str) or not await to_thread.run_sync(
+            replay.check_and_add, f"{client.id}|{claims['jti']}", claims["exp"]):
         raise OAuthError("invalid_client", "the assertion's jti was already used", 401)
     return client
+
+
+def claimed_client(assertion: object, client_id_hint: object) -> str | None:
+    """The client id a token request claims (form client_id, else the assertion's unverified iss), for the
+    log line of a refusal; at most 64 characters, since anyone may send anything."""
+    claimed = client_id_hint
+    if not isinstance(claimed, str) and isinstance(assertion, str):
+        try:
+            claimed = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            return None
+    return claimed[:64] if isinstance(claimed, str) else None
 
 
 async def fetch_client_jwks(client: RegisteredClient, kid: object, jwks: JwksCache) -> dict:
@@ -88,11 +101,21 @@ async def fetch_client_jwks(client: RegisteredClient, kid: object, jwks: JwksCac
         raise OAuthError("invalid_client", "the client's registered JWK Set could not be read", 401) from None
 
 
+def is_payer_only(word: str) -> bool:
+    """A scope that names the reviewer API's permission explicitly (system/ClaimResponse with u)."""
+    scope = parse_scope(word)
+    return scope is not None and scope.resource == REVIEW_SCOPE[0] and REVIEW_SCOPE[1] in scope.actions
+
+
 def granted_scopes(client: RegisteredClient, requested: str) -> list[str]:
-    """requested ∩ registered; invalid_scope when nothing requested is allowed."""
+    """requested ∩ registered, less a provider client's payer-only scopes (issue 20); invalid_scope when
+    nothing is left. A provider's wildcard scope still covers ClaimResponse.u as a SMART scope, but the
+    token's kind keeps every payer route closed to it (service/auth/policy.py)."""
     if not requested.strip():
         raise OAuthError("invalid_scope", "ask for at least one scope, e.g. system/Claim.c")
     granted = grant(client.scope, requested)
+    if client.kind != PAYER_CLIENT:
+        granted = [word for word in granted if not is_payer_only(word)]
     if not granted:
         raise OAuthError("invalid_scope", "none of the requested scopes is registered for this client")
     return granted
@@ -101,7 +124,8 @@ def granted_scopes(client: RegisteredClient, requested: str) -> list[str]:
 def issue_token(secret: str, issuer: str, client: RegisteredClient, scopes: list[str]) -> dict[str, Any]:
     """The token response (RFC 6749 section 5.1; SMART: token_type bearer, expires_in at most 300)."""
     now = int(time.time())
-    claims = {"iss": issuer, "aud": issuer, "sub": client.id, "owner": client.owner, "scope": " ".join(scopes),
+    claims = {"iss": issuer, "aud": issuer, "sub": client.id, "owner": client.owner, "kind": client.kind,
+              "scope": " ".join(scopes),
               "iat": now, "exp": now + TOKEN_SECONDS, "jti": secrets.token_urlsafe(12)}
     return {"access_token": jwt.encode(claims, secret, algorithm="HS256"), "token_type": "bearer",
             "expires_in": TOKEN_SECONDS, "scope": " ".join(scopes)}
@@ -128,4 +152,7 @@ def verified(token: str, secret: str, issuer: str) -> tuple[float, Caller] | Non
     if not all(isinstance(claims.get(k), str) for k in ("sub", "scope", "owner")) or \
             not isinstance(claims["exp"], (int, float)):
         return None
-    return float(claims["exp"]), Caller(claims["sub"], claims["owner"], tuple(parse_scopes(claims["scope"])))
+    kind = claims.get("kind", PROVIDER_CLIENT)  # tokens from before client kinds were providers'
+    if kind not in KINDS:
+        return None
+    return float(claims["exp"]), Principal(kind, claims["sub"], claims["owner"], tuple(parse_scopes(claims["scope"])))

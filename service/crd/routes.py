@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from service.api.openapi import json_body
-from service.config import parse_issuers
+from service.auth.keysources import parse_issuers
 from service.crd.audit import AuditWriter
 from service.crd.hook import HookSettings, answer_hook, validate_request
 from service.crd.memo import AssessmentMemo
@@ -40,8 +40,11 @@ def start_crd(app) -> CrdState:
     """Made once at start-up (app lifespan): keys, replay table, audit writer, hook settings."""
     settings = app.state.settings
     issuers = parse_issuers(settings.cds_trusted_issuers)
-    if not issuers:
-        log.warning("CDS Hooks JWT verification is OFF: set CDS_TRUSTED_ISSUERS in production")
+    if unsigned_allowed(settings):
+        log.warning("UNSIGNED CDS Hooks calls are accepted (CDS_ALLOW_UNSIGNED=true or AUTH_DISABLED=true): "
+                    "for EHR sandboxes only")
+    elif not issuers:
+        log.warning("no CDS_TRUSTED_ISSUERS: every CDS Hooks call will be refused (401) until one is listed")
     writer = AuditWriter(app.state.storage)
     app.state.shutdown_hooks.append(writer.close)
     hook_settings = HookSettings(base_url=settings.public_base_url, http=app.state.http,
@@ -55,16 +58,28 @@ def crd_state(app) -> CrdState:
     return app.state.crd
 
 
+def unsigned_allowed(settings) -> bool:
+    """Whether a hook call without a JWT is served (CDS_ALLOW_UNSIGNED, or authorization off)."""
+    return bool(settings.cds_allow_unsigned or settings.auth_disabled)
+
+
 async def authenticate(request: Request, state: CrdState) -> None:
-    """CDS Hooks 2.0 §"Trusting CDS Clients"; on whenever issuers are configured."""
-    if state.keys.issuers:
-        audience = f"{request.app.state.settings.public_base_url}{request.url.path}"
-        claims = await verify_token(request.headers.get("authorization"), audience, state.keys)
-        # The shared replay table is a database write: keep it off the event loop.
-        fresh = await to_thread.run_sync(state.replay.check_and_add,
-                                         f"{claims['iss']}|{claims['jti']}", claims["exp"])
-        if not fresh:
-            raise unauthorized("the token's jti was already used")
+    """CDS Hooks 2.0 §"Trusting CDS Clients": a JWT from a trusted issuer is required (401 otherwise),
+    unless the operator allows unsigned calls; a JWT that is sent is always verified."""
+    sent = request.headers.get("authorization")
+    if unsigned_allowed(request.app.state.settings) and (not sent or not state.keys.issuers):
+        return  # a sandbox: nothing to verify a JWT against, or none sent
+    if not state.keys.issuers:
+        raise unauthorized("CDS Hooks calls need a JWT from an issuer in CDS_TRUSTED_ISSUERS (CDS Hooks 2.0 "
+                           "\"Trusting CDS Clients\"); an EHR sandbox may be allowed unsigned calls by the "
+                           "operator (CDS_ALLOW_UNSIGNED=true)")
+    audience = f"{request.app.state.settings.public_base_url}{request.url.path}"
+    claims = await verify_token(request.headers.get("authorization"), audience, state.keys)
+    # The shared replay table is a database write: keep it off the event loop.
+    fresh = await to_thread.run_sync(state.replay.check_and_add,
+                                     f"{claims['iss']}|{claims['jti']}", claims["exp"])
+    if not fresh:
+        raise unauthorized("the token's jti was already used")
 
 
 @router.get("/cds-services")
@@ -140,7 +155,8 @@ async def feedback(service_id: str, request: Request):
     problems = [problem(f"feedback[{n}]", why) for n, item in enumerate(items) if (why := feedback_problem(item))]
     if problems:
         raise invalid(problems, status=400)
-    stored = save_feedback(request.app.state.storage, service_id, items)
+    # A database write: on a worker thread, never on the event loop the hook calls share.
+    stored = await to_thread.run_sync(save_feedback, request.app.state.storage, service_id, items)
     return JSONResponse({"stored": stored})
 
 

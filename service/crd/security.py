@@ -7,7 +7,7 @@ from typing import Any
 import jwt
 
 from service.auth.jwks import SKEW_SECONDS, JwksCache, ReplayCache, key_for
-from service.config import load_jwks_file
+from service.auth.keysources import load_jwks_file
 from service.errors import unauthorized
 from service.fhir.client import HttpClient
 
@@ -66,6 +66,8 @@ async def verify_token(authorization: str | None, audience: str, keys: KeyStore)
         raise unauthorized("the token was issued in the future") from None
     except jwt.PyJWTError as exc:
         raise unauthorized(f"the token failed verification: {type(exc).__name__}") from None
+    except (TypeError, ValueError, KeyError):  # PyJWT's own when the header's alg does not fit the key's type
+        raise unauthorized(f"the token's alg {str(header.get('alg'))[:16]!r} does not match the trusted key's type") from None
     if claims["iat"] > time.time() + SKEW_SECONDS:
         raise unauthorized("the token was issued in the future")
     if claims["exp"] - claims["iat"] > MAX_LIFETIME + SKEW_SECONDS:

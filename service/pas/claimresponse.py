@@ -42,10 +42,14 @@ class Adjudication:
     path: str | None = None
     would_deny: bool = False
     note: str | None = None  # a reviewer's own words
-    reviewer: dict | None = None  # {"human": bool, "npi": str|None}
+    # {"human": bool, "npi": account NPI | None, "by": who decided in words, "accepted": concepts a
+    # clinician accepted on judgement over the engine's finding}; None: the engine's own determination.
+    reviewer: dict | None = None
     cancelled_items: frozenset[int] = frozenset()  # item sequences the provider cancelled
     due: datetime | None = None  # CMS-0057-F decision due time, shown while pended
     incomplete: bool = False  # the QuestionnaireResponse was sent in progress
+    # The months are the payer's operational default, not the policy's (issue 21): said so on the response.
+    operational_period: bool = False
 
 
 CANCEL = "cancel"  # the provider cancelled the whole request: the authorization ends
@@ -68,14 +72,34 @@ def describe_reason(reason: Reason) -> str:
             f"{where}. Policy: \"{reason.cite}\"")
 
 
+def period_words(policy: Policy, outcome: Adjudication) -> str:
+    """How long, and on whose authority: the policy's period, or the payer's operational default."""
+    if outcome.operational_period:
+        return (f"{outcome.months} months: the payer's operational default; the {policy.payer_name} policy "
+                "states no period")
+    return f"{outcome.months} months"
+
+
+def reviewed_how(reviewer: dict | None) -> str:
+    """' on clinical review' for a person's decision, ' on the payer's system review' for a client's, '' for the engine's."""
+    if not reviewer or not reviewer.get("by"):
+        return " on clinical review" if reviewer and reviewer.get("human") else ""
+    return " on clinical review" if reviewer.get("human") else " on the payer's system review"
+
+
 def disposition(policy: Policy, outcome: Adjudication, period: dict[str, str] | None) -> str:
     """The decision in one plain sentence (ClaimResponse.disposition)."""
     names = ", ".join(dict.fromkeys(get_concept(r.concept).display for r in outcome.reasons))
     who = policy.payer_name
     if outcome.decision == APPROVE and period is not None:
-        how = " on clinical review" if outcome.reviewer and outcome.reviewer.get("human") else ""
+        accepted = ", ".join(get_concept(c).display for c in (outcome.reviewer or {}).get("accepted", ()))
+        if accepted:  # an override is never stated as meeting the criteria (issue 20)
+            return (f"Approved on clinical review: the {who} criteria were not all met as documented; the "
+                    f"reviewer accepted on clinical judgement: {accepted}; authorized "
+                    f"{period['start']} to {period['end']} ({period_words(policy, outcome)}).")
+        how = reviewed_how(outcome.reviewer)
         return (f"Approved{how}: Besponsa ({BESPONSA.code.code}) meets the {who} criteria; authorized "
-                f"{period['start']} to {period['end']} ({outcome.months} months).")
+                f"{period['start']} to {period['end']} ({period_words(policy, outcome)}).")
     if outcome.decision == DENY:
         return f"Denied: the {who} criteria are not met ({names or 'clinical review'})."
     if outcome.decision == CANCEL:
@@ -153,12 +177,17 @@ def build_claim_response(claim: dict, claim_ref: dict, policy: Policy, outcome: 
         period = {"start": issued,
                   "end": add_months(created.date(), outcome.months or 1).isoformat()}
     texts = [describe_reason(r) for r in outcome.reasons]
+    if period and outcome.operational_period:
+        texts.append(f"Authorization period {period['start']} to {period['end']}: {period_words(policy, outcome)}.")
     texts += [f"Item {seq} cancelled at the provider's request." for seq in sorted(outcome.cancelled_items)]
     if outcome.decision == CANCEL:
         texts.append("The whole request was cancelled at the provider's request.")
     if outcome.incomplete:
         texts.append("The QuestionnaireResponse was sent with status in-progress: the documentation is not "
                      "complete.")
+    by = (outcome.reviewer or {}).get("by")
+    if by:  # every decision names who made it (the person and account NPI, or the payer's system)
+        texts.append(f"Decided by {by}.")
     if outcome.note:
         texts.append(f"Reviewer: {outcome.note}")
     notes: list[dict[str, Any]] = [{"number": n, "type": "display", "text": t} for n, t in enumerate(texts, 1)]

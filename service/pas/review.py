@@ -9,8 +9,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from service.engine.evaluate import APPROVE, DENY, NOT_MET, PEND, UNKNOWN, Determination, Reason, score_response
+from service.engine.evaluate import (
+    APPROVE,
+    DENY,
+    EXCLUDED,
+    NOT_MET,
+    PEND,
+    UNKNOWN,
+    Determination,
+    Reason,
+    score_response,
+)
 from service.errors import conflict, invalid, problem
+from service.pas.bundle import absolute_references
 from service.pas.claimresponse import Adjudication, build_claim_response
 from service.pas.request import SubmitRequest, read_submit
 from service.pas.submit import claim_reference, resource_action_code
@@ -19,7 +30,8 @@ from service.policies.registry import require_policy
 from service.storage.claims import Stored
 
 REQUEST_INFO = "request-info"  # PAS 2.2 "pended: additional information requested" (X12 306 A4)
-ACTIONS = (APPROVE, DENY, REQUEST_INFO)
+ROUTE_TO_PHYSICIAN = "route-to-physician"  # a nurse's or system's hand-off: no new version, recorded
+ACTIONS = (APPROVE, DENY, REQUEST_INFO, ROUTE_TO_PHYSICIAN)
 NOTE_LIMIT = 4000
 MAX_MONTHS = 24
 
@@ -28,28 +40,28 @@ MAX_MONTHS = 24
 
 @dataclass(frozen=True)
 class ReviewAction:
-    """What a reviewer decided: approve (for `months`), deny (for `concepts`), or ask for `concepts`."""
+    """What a reviewer decided: approve (for `months`), deny (for `concepts`), ask for `concepts`, or route."""
 
     decision: str
     note: str
-    npi: str | None = None
     months: int | None = None
     concepts: tuple[str, ...] = ()
 
 
 def read_action(body: object) -> ReviewAction:
-    """{"decision", "note", "reviewerNpi"?, "months"?, "concepts"?} or one 422 naming every problem."""
+    """{"decision", "note", "months"?, "concepts"?} or one 422 naming every problem. The reviewer's NPI
+    is never read from the body: a person's comes from their account (issue 20)."""
     problems = []
     data = body if isinstance(body, Mapping) else {}
     decision = data.get("decision")
     if decision not in ACTIONS:
-        problems.append(problem("decision", "must be 'approve', 'deny' or 'request-info'"))
+        problems.append(problem("decision", "must be 'approve', 'deny', 'request-info' or 'route-to-physician'"))
     note = data.get("note")
     if not isinstance(note, str) or not note.strip() or len(note) > NOTE_LIMIT:
         problems.append(problem("note", f"the reviewer's reason, in words (at most {NOTE_LIMIT} characters), is required"))
-    npi = data.get("reviewerNpi")
-    if npi is not None and not (isinstance(npi, str) and npi.isascii() and npi.isdigit() and len(npi) == 10):
-        problems.append(problem("reviewerNpi", "must be a 10-digit NPI"))
+    if "reviewerNpi" in data:
+        problems.append(problem("reviewerNpi", "is not accepted: a person's NPI is the one on their desk account, "
+                                "and a system's review names the system, not an NPI"))
     months = data.get("months")
     if months is not None and not (type(months) is int and 1 <= months <= MAX_MONTHS):
         problems.append(problem("months", f"must be a whole number of months from 1 to {MAX_MONTHS}"))
@@ -61,7 +73,7 @@ def read_action(body: object) -> ReviewAction:
         problems.append(problem("concepts", "name at least one criterion whose information is needed"))
     if problems:
         raise invalid(problems)
-    return ReviewAction(str(decision), str(note).strip(), npi, months, tuple(dict.fromkeys(concepts)))
+    return ReviewAction(str(decision), str(note).strip(), months, tuple(dict.fromkeys(concepts)))
 
 
 def concept_cites(policy: Policy) -> dict[str, str]:
@@ -97,13 +109,21 @@ def chosen_reasons(policy: Policy, det: Determination, concepts: tuple[str, ...]
     return tuple(known.get(c) or Reason(c, status, cites[c], "") for c in concepts)
 
 
+def not_met(det: Determination) -> tuple[str, ...]:
+    """The concepts the engine found not met or excluding: what only a physician may approve over."""
+    return tuple(dict.fromkeys(r.concept for r in det.reasons if r.status in (NOT_MET, EXCLUDED)))
+
+
 def review_outcome(policy: Policy, det: Determination, action: ReviewAction, default_months: int,
-                   npi: str | None) -> Adjudication:
-    """The reviewer's action as the ClaimResponse will state it (human-reviewed, same number)."""
-    reviewer = {"human": True, "npi": action.npi or npi}
+                   reviewer: Mapping[str, object]) -> Adjudication:
+    """The reviewer's action as the ClaimResponse will state it (same number). `reviewer`: human (bool),
+    npi (a person's account NPI), by (who, in words); an approval over not-met criteria names them."""
+    reviewer = dict(reviewer)
     if action.decision == APPROVE:
         months = action.months or approval_months(policy, det, default_months)
-        return Adjudication(APPROVE, (), months, note=action.note, reviewer=reviewer)
+        operational = action.months is None and not policy.period_for(det.request_type).stated_in_policy
+        return Adjudication(APPROVE, (), months, note=action.note, reviewer={**reviewer, "accepted": not_met(det)},
+                            operational_period=operational)
     if action.decision == DENY:
         reasons = chosen_reasons(policy, det, action.concepts, NOT_MET) if action.concepts else det.reasons
         return Adjudication(DENY, reasons, note=action.note, reviewer=reviewer)
@@ -112,22 +132,30 @@ def review_outcome(policy: Policy, det: Determination, action: ReviewAction, def
     return Adjudication(PEND, needed, note=action.note, reviewer=reviewer)
 
 
-def build_review(current: Stored, action: ReviewAction, *, default_months: int, now: datetime,
-                 npi: str | None = None, x12: Mapping[str, str] | None = None) -> dict:
-    """The next ClaimResponse version's fields for storage.claims.add_review; 409 unless still pended."""
+def check_pended(current: Stored) -> None:
+    """409 unless the request is still pended (a decided one is final; an appeal is a new request)."""
     if current.claim.decision != PEND:
         raise conflict(f"ClaimResponse/{current.claim.response_id} is already final "
                        f"({current.claim.decision}); only pended ones are reviewed")
-    req, policy, det = rescore(current, default_months)
-    outcome = review_outcome(policy, det, action, default_months, npi)
+
+
+def build_review(current: Stored, action: ReviewAction, *, default_months: int, now: datetime,
+                 reviewer: Mapping[str, object], x12: Mapping[str, str] | None = None,
+                 scored: tuple[SubmitRequest, Policy, Determination] | None = None, base: str | None = None) -> dict:
+    """The next ClaimResponse version's fields for storage.claims.add_review; 409 unless still pended."""
+    check_pended(current)
+    req, policy, det = scored or rescore(current, default_months)
+    outcome = review_outcome(policy, det, action, default_months, reviewer)
     number = current.response.auth_number or ""  # every stored determination has its number
     resource = build_claim_response(
         {**req.claim, "insurer": req.insurer}, claim_reference(req), policy, outcome,
         response_id=current.claim.response_id, version=current.claim.current_version + 1, number=number,
         created=now, x12=x12)
+    if base is not None:  # stored as served: references absolute, as $submit's versions (pas/bundle.py)
+        resource = absolute_references(resource, base, current.claim.request)
     return {"resource": resource, "decision": outcome.decision,
             "review_code": resource_action_code(resource), "auth_number": number}
 
 
-__all__ = ["ACTIONS", "REQUEST_INFO", "ReviewAction", "approval_months", "build_review",
-           "concept_cites", "read_action", "rescore", "review_outcome"]
+__all__ = ["ACTIONS", "REQUEST_INFO", "ROUTE_TO_PHYSICIAN", "ReviewAction", "approval_months", "build_review",
+           "check_pended", "concept_cites", "not_met", "read_action", "rescore", "review_outcome"]

@@ -1,4 +1,4 @@
-"""Who may do what, and signing in with lockout (OWASP Authentication Cheat Sheet: account lockout)."""
+"""Signing in with lockout (OWASP Authentication Cheat Sheet: account lockout)."""
 from __future__ import annotations
 
 import hashlib
@@ -6,27 +6,15 @@ import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from service.auth import policy
 from service.storage import accounts as repo
 
-REVIEW, DENY, REPORT, AUDIT = "review", "deny", "report", "audit"
-# The role table: approving and asking for information is any reviewer's; many states require a
-# physician to sign a denial (hence DENY_REQUIRES_REVIEW); operators read reports and the audit trail.
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "nurse-reviewer": frozenset({REVIEW}),
-    "physician-reviewer": frozenset({REVIEW, DENY}),
-    "operator": frozenset({REPORT, AUDIT}),
-}
-assert set(PERMISSIONS) == set(repo.ROLES), "every stored role has its permissions"
-HOME = {"nurse-reviewer": "/review", "physician-reviewer": "/review", "operator": "/reports/prior-authorization"}
+assert set(policy.PEOPLE) == set(repo.ROLES), "every stored role is a kind in the permission table"
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=10)  # a shift; signing in again after it is expected
 IDLE_LIMIT = timedelta(minutes=30)
-
-
-def allows(role: str, permission: str) -> bool:
-    return permission in PERMISSIONS.get(role, frozenset())
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""The reviewer API for systems (PAS 2.2 pended determinations), behind the desk's accounts and roles."""
+"""The reviewer API for payer systems and desk sessions (PAS 2.2 pended determinations), behind the permission table."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -7,41 +7,43 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.api.body import read_json
+from service.api.deps import SettingsDep, StorageDep
 from service.api.openapi import json_body
+from service.auth import policy
 from service.engine.evaluate import PEND
+from service.fhir.bundle import searchset
 from service.fhir.outcome import fhir_response
 from service.pas.review import read_action
-from service.review import accounts
-from service.review.auth import CSRF_HEADER, Reviewer, check_csrf, current_reviewer, require
+from service.review.auth import CSRF_HEADER, Reviewer, api_principal, check_csrf, require
 from service.review.decide import apply_action
 from service.storage import claims as repo
 
 router = APIRouter(tags=["pas review"])
-SignedIn = Annotated[Reviewer, Depends(current_reviewer)]
+SignedIn = Annotated[Reviewer, Depends(api_principal)]
 
 
 @router.get("/pas/review/pended")
-def list_pended(request: Request, reviewer: SignedIn):
-    """Current ClaimResponses awaiting a clinician (A4), newest first, as a searchset Bundle."""
-    require(reviewer, accounts.REVIEW)
-    found = repo.search(request.app.state.storage, decision=PEND)
-    base = request.app.state.settings.public_base_url
-    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                          "entry": [{"fullUrl": f"{base}/fhir/ClaimResponse/{s.response.response_id}",
-                                     "resource": s.response.resource} for s in found]})
+def list_pended(reviewer: SignedIn, storage: StorageDep, settings: SettingsDep):
+    """Current ClaimResponses awaiting a clinician (A4), newest first, as a searchset Bundle: payer staff and
+    payer clients only (a provider's token is 403 whatever its scopes: service/auth/policy.py)."""
+    require(reviewer, policy.REVIEW)
+    found = repo.search(storage, decision=PEND)
+    return fhir_response(searchset(settings.public_base_url, "ClaimResponse", [s.response.resource for s in found]))
 
 
 @router.post("/pas/review/{response_id}", openapi_extra=json_body(
-    '{"decision": "approve" | "deny" | "request-info", "note": "...", "months"?: n, "reasons"?: [concept codes]}',
+    '{"decision": "approve" | "deny" | "request-info" | "route-to-physician", "note": "...", "months"?: n, '
+    '"concepts"?: [concept codes]}',
     media="application/json"))
-async def decide_pended(response_id: str, request: Request, reviewer: SignedIn):
-    """{"decision": "approve"|"deny"|"request-info", "note", "months"?, "concepts"?, "reviewerNpi"?} -> new version.
+async def decide_pended(response_id: str, request: Request, reviewer: SignedIn, storage: StorageDep,
+                        settings: SettingsDep):
+    """{"decision": "approve"|"deny"|"request-info"|"route-to-physician", "note", "months"?, "concepts"?} -> the
+    new version (a route returns the unchanged current one). The UM rule table decides who may do which.
 
     A session's POST carries its CSRF token as X-CSRF-Token (GET /review/session tells it).
     """
-    require(reviewer, accounts.REVIEW)
+    require(reviewer, policy.REVIEW)
     check_csrf(reviewer, request.headers.get(CSRF_HEADER))
     action = read_action(await read_json(request))
-    stored = await run_in_threadpool(apply_action, request.app.state.storage, request.app.state.settings,
-                                     response_id, reviewer, action)
+    stored = await run_in_threadpool(apply_action, storage, settings, response_id, reviewer, action)
     return fhir_response(stored.response.resource)

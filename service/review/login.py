@@ -7,10 +7,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from service.auth import policy
+from service.auth.guard import access_event, write_events
 from service.errors import ApiError
 from service.review import accounts
-from service.review.auth import COOKIE, CSRF_FIELD, LOGIN_COOKIE, cookie_options, current_reviewer, now_utc
+from service.review.auth import COOKIE, CSRF_FIELD, LOGIN_COOKIE, cookie_options, desk_principal, now_utc
 from service.review.web import page, parse_form, problem_page, read_form, secure
+from service.web.pages import tokens_match
 
 router = APIRouter(tags=["reviewer desk"])
 REFUSED = ("Sign-in refused: the username or password is wrong, or the account is locked "
@@ -43,29 +46,38 @@ async def sign_in(request: Request):
     except ApiError as exc:
         return login_form(request, exc.status, "The form could not be read.")
     cookie, posted = request.cookies.get(LOGIN_COOKIE, ""), fields.get(CSRF_FIELD, "")
-    if not cookie or not posted or not secrets.compare_digest(cookie.encode(), posted.encode()):
+    if not tokens_match(cookie, posted):
         return login_form(request, 403, "The sign-in form was stale or not ours: please try again.")
     storage, now = request.app.state.storage, now_utc()
     account = await run_in_threadpool(accounts.authenticate, storage, fields.get("username", ""),
                                       fields.get("password", ""), now)
+    claimed = fields.get("username", "").strip().lower()[:64] or "anonymous"
     if account is None:
+        await record_sign_in(request, claimed, 401, "desk sign-in refused")
         return login_form(request, 401, REFUSED, fields.get("next", ""))
+    await record_sign_in(request, account.username, 200, f"desk sign-in ({account.role})")
     old = request.cookies.get(COOKIE)
     if old:
         await run_in_threadpool(accounts.end_session, storage, old)
     token = await run_in_threadpool(accounts.start_session, storage, account, now)
-    target = safe_next(fields.get("next", "")) or accounts.HOME[account.role]
+    target = safe_next(fields.get("next", "")) or policy.HOME[account.role]
     response = secure(RedirectResponse(target, status_code=303))
     response.set_cookie(COOKIE, token, max_age=int(accounts.SESSION_LIFETIME.total_seconds()), **cookie_options(request))
     response.delete_cookie(LOGIN_COOKIE, **cookie_options(request))
     return response
 
 
+async def record_sign_in(request: Request, username: str, status: int, detail: str) -> None:
+    """A sign-in, allowed or refused, in the access trail (issue 20); the name as typed, never the password."""
+    event = access_event(None, "E", "session", None, status, "/review/login", detail=detail)
+    await write_events(request.app.state.storage, [event | {"agent": username}])
+
+
 @router.post("/review/logout", include_in_schema=False)
 async def sign_out(request: Request):
     """End the session on the server (CSRF-checked), then forget the cookie."""
     try:
-        reviewer = await run_in_threadpool(current_reviewer, request)
+        reviewer = await run_in_threadpool(desk_principal, request)
         await read_form(request, reviewer)
     except ApiError as exc:
         if exc.status == 401:
@@ -80,7 +92,7 @@ async def sign_out(request: Request):
 @router.get("/review/session")
 def read_session(request: Request):
     """Who is signed in and the CSRF token a system sends as X-CSRF-Token on POST (401 otherwise)."""
-    reviewer = current_reviewer(request)
+    reviewer = desk_principal(request)
     return JSONResponse({"username": reviewer.username, "role": reviewer.role, "csrfToken": reviewer.csrf},
                         headers={"Cache-Control": "no-store"})
 

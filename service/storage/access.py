@@ -5,7 +5,7 @@ import secrets
 import time
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, false, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from service.storage.db import Storage
@@ -42,7 +42,8 @@ class LazySecret:
 
 
 def record_access(storage: Storage, rows: list[dict]) -> None:
-    """Store AuditEvent rows (agent, action, resource_type, resource_id, outcome, route, request_id)."""
+    """Store AuditEvent rows (agent, action, resource_type, resource_id, outcome, route, request_id, owner,
+    detail)."""
     if rows:
         now = utcnow()
         with storage.write() as session:
@@ -50,8 +51,11 @@ def record_access(storage: Storage, rows: list[dict]) -> None:
 
 
 def list_access(storage: Storage, *, since: datetime | None = None, agent: str | None = None,
-                limit: int = 100) -> list[AccessEvent]:
+                owner: str | None = None, every_owner: bool = False, limit: int = 100) -> list[AccessEvent]:
+    """Newest first; only `owner`'s events unless `every_owner` (payer staff and payer systems)."""
     query = select(AccessEvent).order_by(AccessEvent.id.desc()).limit(limit)
+    if not every_owner:
+        query = query.where(AccessEvent.owner == owner) if owner is not None else query.where(false())
     if since is not None:
         query = query.where(AccessEvent.recorded_at >= since)
     if agent is not None:

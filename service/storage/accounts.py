@@ -14,12 +14,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from service.auth.policy import PEOPLE
 from service.errors import conflict, invalid, problem
+from service.ops.npi import NPI_RULE, is_valid_npi
 from service.storage.db import Storage
 from service.storage.tables import ReviewerAccount, ReviewerSession, utcnow
 
 # The roles an account may hold; what each may do is service/review/accounts.py PERMISSIONS.
-ROLES = ("nurse-reviewer", "physician-reviewer", "operator")
+ROLES = PEOPLE  # the desk's roles are the person kinds of the permission table
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MIN_PASSWORD = 12  # NIST SP 800-63B 5.1.1.2 asks at least 8; a shared desk deserves more
 HASHER = PasswordHasher()  # argon2id, the library's RFC 9106 low-memory profile
@@ -46,8 +48,8 @@ def check_new_account(username: str, role: str, password: str, npi: str | None) 
         problems.append(problem("role", f"must be one of {', '.join(ROLES)}"))
     if len(password) < MIN_PASSWORD:
         problems.append(problem("password", f"must be at least {MIN_PASSWORD} characters"))
-    if npi is not None and not (npi.isascii() and npi.isdigit() and len(npi) == 10):
-        problems.append(problem("npi", "must be a 10-digit NPI"))
+    if npi is not None and not is_valid_npi(npi):
+        problems.append(problem("npi", NPI_RULE))
     if problems:
         raise invalid(problems)
 

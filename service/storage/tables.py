@@ -74,6 +74,11 @@ class Claim(Base):
     priority: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # 0008: who the case waits for at the desk ("physician" once a nurse routed it; None: any reviewer).
+    routed_to: Mapped[str | None] = mapped_column(String(32))
+    # 0008: the reviewer working the case (the desk's "take case"), so two people never decide one at once.
+    assigned_to: Mapped[str | None] = mapped_column(String(128), index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class QuestionnaireResponseRow(Base):
@@ -105,6 +110,9 @@ class ClaimResponseRow(Base):
     resource: Mapped[dict] = mapped_column(JSON)
     # 0007: the idempotency key of the claim update that made this version (a retry replays it).
     source_key: Mapped[str | None] = mapped_column(String(512), unique=True, index=True)
+    # 0008: what this version was scored on (answers by concept, as-of date, policy version): the desk
+    # and a review read it back instead of reading the request again with today's date.
+    scored: Mapped[dict | None] = mapped_column(JSON)
 
 
 class ClaimEvent(Base):
@@ -174,6 +182,10 @@ class AccessEvent(Base):
     outcome: Mapped[str] = mapped_column(String(2))  # 0 success, 4 minor (refused), 8 serious
     route: Mapped[str] = mapped_column(String(128))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # 0008: the organization the event is about (a provider client sees only its own), and what
+    # happened in words ("sign-in refused", "token issued", "approved"); never patient identity.
+    owner: Mapped[str | None] = mapped_column(String(256), index=True)
+    detail: Mapped[str | None] = mapped_column(String(256))
 
 
 class ServerSecret(Base):
@@ -243,6 +255,8 @@ class SubscriptionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resource: Mapped[dict] = mapped_column(JSON)  # the Subscription as accepted (id and status come from the row)
+    # channel.header entries ("Name: value", e.g. the endpoint's Authorization): sent, never rendered or logged.
+    headers: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class OutboxRow(Base):

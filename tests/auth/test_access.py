@@ -66,7 +66,8 @@ def api(tmp_path, keys, key_server):
         "clinic-b": {"jwks": {"keys": [jwk(keys["b"], "b1", "ES384")]},
                      "scope": "system/Claim.c system/ClaimResponse.rs system/QuestionnaireResponse.cu"},
         "narrow": {"jwks": {"keys": [jwk(keys["b"], "n1", "ES384")]}, "scope": "system/Questionnaire.r"},
-        "operator": {"jwks": {"keys": [jwk(keys["b"], "o1", "ES384")]}, "scope": "system/AuditEvent.rs"},
+        "operator": {"jwks": {"keys": [jwk(keys["b"], "o1", "ES384")]}, "scope": "system/AuditEvent.rs",
+                     "kind": "payer"},  # every organization's trail is the payer's (issue 20)
         "remote": {"jwks_uri": JWKS_URI, "scope": "system/ClaimResponse.read"},
     }
     settings = Settings(data_dir=tmp_path / "data", public_base_url=BASE_URL, smart_clients=json.dumps(clients))

@@ -36,7 +36,7 @@ def secured(tmp_path, keys):
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps(jwks))
     settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver",
-                        cds_trusted_issuers=json.dumps({ISS: {"jwks_file": str(path)}}))
+                        cds_trusted_issuers=json.dumps({ISS: {"jwks_file": str(path)}}), cds_allow_unsigned=False)
     with TestClient(create_app(settings)) as c:
         yield c
 
@@ -95,7 +95,7 @@ def test_discovery_needs_no_token(secured):
 
 
 def test_bad_issuer_configuration_is_refused():
-    from service.config import parse_issuers
+    from service.auth.keysources import parse_issuers
     with pytest.raises(ValueError, match="needs jwks_file, jwks or a jku allow-list"):
         parse_issuers(json.dumps({ISS: {"url": "x"}}))
     with pytest.raises(ValueError, match="must be https"):
@@ -224,3 +224,31 @@ def test_an_unreadable_jwks_file_stops_start_up(tmp_path):
     for path in (tmp_path / "missing.json", tmp_path / "bad.json"):
         with pytest.raises(ValueError, match="CDS_TRUSTED_ISSUERS"):
             Settings(data_dir=tmp_path, cds_trusted_issuers=json.dumps({ISS: {"jwks_file": str(path)}}))
+
+
+def test_unsigned_hook_calls_are_refused_by_default(tmp_path, monkeypatch):
+    """Issue 20: with no CDS_TRUSTED_ISSUERS and no CDS_ALLOW_UNSIGNED, a hook call is a 401, not served."""
+    from service.app import create_app
+    from service.config import Settings
+    monkeypatch.delenv("CDS_ALLOW_UNSIGNED", raising=False)
+    with TestClient(create_app(Settings(data_dir=tmp_path / "d", public_base_url="http://testserver"))) as c:
+        refused = call(c, None)
+        assert refused.status_code == 401 and "CDS_ALLOW_UNSIGNED" in refused.text
+        assert "cdsHooks" not in c.get("/readyz").json()
+
+
+def test_an_operator_may_allow_unsigned_calls_and_readyz_says_so(tmp_path):
+    from service.app import create_app
+    from service.config import Settings
+    with TestClient(create_app(Settings(data_dir=tmp_path / "d", public_base_url="http://testserver",
+                                        cds_allow_unsigned=True))) as c:
+        assert call(c, None).status_code == 200
+        assert "unsigned" in c.get("/readyz").json()["cdsHooks"]
+
+
+def test_a_header_alg_that_does_not_fit_the_key_is_a_401_not_a_500(secured, keys):
+    """An RS384 header over the EC key's kid (and the reverse): PyJWT's TypeError must not escape."""
+    crossed = token(keys, key="rs", alg="RS384", kid="es-1")
+    assert call(secured, crossed).status_code == 401
+    crossed = token(keys, key="es", alg="ES384", kid="rs-1")
+    assert call(secured, crossed).status_code == 401

@@ -1,6 +1,8 @@
 """Reviewer API: pended determinations approved or denied by a signed-in clinician, as new versions."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.pas.bundles import request_bundle
@@ -48,10 +50,12 @@ def test_approve_pended(http, physician):
     listed = physician.get("/pas/review/pended").json()
     assert pended["id"] in {e["resource"]["id"] for e in listed["entry"]}
     resp = physician.post(f"/pas/review/{pended['id']}",
-                          json={"decision": "approve", "note": "CD22 confirmed by flow report",
-                                "reviewerNpi": "1234567893"})
+                          json={"decision": "approve", "note": "CD22 confirmed by flow report"})
     assert resp.status_code == 200, resp.text
     cr = resp.json()
+    # The person and the NPI on their account, never one from the request body (issue 20).
+    assert PHYSICIAN_NPI in json.dumps(cr["extension"]) and any(
+        n["text"].startswith(f"Decided by physician reviewer {PHYSICIAN}") for n in cr["processNote"])
     action = review_action(cr)
     assert action["code"] == "A1" and action["number"] == review_action(pended)["number"]
     assert cr["meta"]["versionId"] == "2" and human_reviewed(cr)

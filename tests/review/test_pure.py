@@ -104,7 +104,7 @@ def test_time_left_and_overdue():
 
 
 def test_an_action_is_read_once_for_the_api_and_the_pages():
-    assert read_action({"decision": "approve", "note": " ok ", "months": 4}) == ReviewAction("approve", "ok", None, 4)
+    assert read_action({"decision": "approve", "note": " ok ", "months": 4}) == ReviewAction("approve", "ok", 4)
     with pytest.raises(ApiError) as bad:
         read_action({"decision": "request-info", "note": "", "months": True, "reviewerNpi": "12"})
     assert [i.expression for i in bad.value.issues] == [("note",), ("reviewerNpi",), ("months",), ("concepts",)]
@@ -120,12 +120,13 @@ def test_review_outcomes_keep_the_policy_words():
     aetna = get_policy("aetna")
     det = score_response(aetna, MISSING_CD22, default_period_months=6)
     assert approval_months(aetna, det, 9) == 9  # Aetna states no period: the default
-    asked = review_outcome(aetna, det, ReviewAction("request-info", "send it", concepts=("cd22-status", "chemo-failed")), 6, None)
+    asked = review_outcome(aetna, det, ReviewAction("request-info", "send it", concepts=("cd22-status", "chemo-failed")), 6, {})
     assert asked.decision == "pend" and [r.concept for r in asked.reasons] == ["cd22-status", "chemo-failed"]
     assert all(r.status == UNKNOWN and r.cite for r in asked.reasons)
-    denied = review_outcome(aetna, det, ReviewAction("deny", "no", concepts=("chemo-failed",)), 6, "1234567893")
+    signer = {"human": True, "npi": "1234567893", "by": "physician reviewer drlee (NPI 1234567893)"}
+    denied = review_outcome(aetna, det, ReviewAction("deny", "no", concepts=("chemo-failed",)), 6, signer)
     assert [(r.concept, r.status) for r in denied.reasons] == [("chemo-failed", NOT_MET)]
-    assert denied.reviewer == {"human": True, "npi": "1234567893"}
+    assert denied.reviewer == signer
     with pytest.raises(ApiError) as alien:
-        review_outcome(aetna, det, ReviewAction("deny", "no", concepts=("attest-liver-tests",)), 6, None)
+        review_outcome(aetna, det, ReviewAction("deny", "no", concepts=("attest-liver-tests",)), 6, {})
     assert alien.value.status == 422
