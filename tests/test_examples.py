@@ -227,7 +227,7 @@ def test_pend_then_update(tmp_path):
         pended = response.json()
         cr = pended["entry"][0]["resource"]
         assert cr["meta"]["versionId"] == "1" and review_action(cr) == ("A4", ["cd22-status"])
-        made = {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"] for e in pended["entry"]}
+        made = {e["fullUrl"]: e["resource"] for e in pended["entry"]}  # references are absolute (PAS kit)
         ask = made[cr["communicationRequest"][0]["reference"]]
         assert [r["coding"][0]["code"] for r in ask["reasonCode"]] == ["cd22-status"]
         assert any(r["resourceType"] == "Task" for r in made.values())

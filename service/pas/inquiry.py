@@ -30,14 +30,37 @@ def inquiry_keys(bundle: dict) -> dict:
     if not providers:
         problems.append(problem("Claim.provider", "the inquiry must identify the requesting provider by "
                                 "identifier, e.g. NPI (PAS 2.2 spec-53)"))
-    numbers = {e.get("valueString") for e in objs(claim.get("extension")) if e.get("url") == AUTH_NUMBER}
-    for item in objs(claim.get("item")):
-        numbers |= {e.get("valueString") for e in objs(item.get("extension")) if e.get("url") == AUTH_NUMBER}
+    numbers = auth_numbers(claim, problems)
     claim_ids = [k for k in (identifier_key(i) for i in objs(claim.get("identifier"))) if k]
     if problems:
         raise invalid(problems)
-    return {"members": members, "providers": providers,
-            "numbers": {n for n in numbers if isinstance(n, str)}, "claim_ids": claim_ids}
+    return {"members": members, "providers": providers, "numbers": numbers, "claim_ids": claim_ids}
+
+
+def listed_objects(value: object, path: str, problems: list[Issue]) -> list[dict]:
+    """A list of objects, or [] with a problem naming the path (absent is fine)."""
+    if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+        problems.append(problem(path, "must be a list of objects"))
+        return []
+    return value or []
+
+
+def auth_numbers(claim: dict, problems: list[Issue]) -> set[str]:
+    """The authorization numbers the inquiry narrows by (PAS extension-authorizationNumber, a string)."""
+    places = [(claim.get("extension"), "Claim.extension")]
+    for n, item in enumerate(listed_objects(claim.get("item"), "Claim.item", problems)):
+        places.append((item.get("extension"), f"Claim.item[{n}].extension"))
+    numbers = set()
+    for value, path in places:
+        for k, ext in enumerate(listed_objects(value, path, problems)):
+            if ext.get("url") != AUTH_NUMBER:
+                continue
+            number = ext.get("valueString")
+            if isinstance(number, str) and number:
+                numbers.add(number)
+            else:
+                problems.append(problem(f"{path}[{k}].valueString", "the authorization number must be a string"))
+    return numbers
 
 
 def find_matches(storage, keys: dict, owner: str | None = None) -> list[repo.Stored]:

@@ -32,7 +32,10 @@ class SubmitRequest:
     items: list[dict]
     idempotency_key: str
     digest: str
-    prior: str | None = None  # the earlier request this one updates (claim-update Claim.related)
+    prior: str | None = None  # the earlier request's first identifier key (claim-update Claim.related)
+    updates: bool = False  # a PAS claim-update: Claim.related names an earlier Claim of the chain
+    prior_identifiers: tuple[str, ...] = ()  # identifier keys of the Claim named (by the update or its copy)
+    prior_references: tuple[str, ...] = ()  # references to it: as sent, and the included copy's fullUrl/Type/id
     cancelled_items: frozenset[int] = frozenset()  # item sequences the provider cancelled
     cancelled: bool = False  # the whole request is cancelled (Claim.status cancelled)
     member_key: str | None = None
@@ -172,25 +175,51 @@ def json_text(value: object) -> str:
         if isinstance(value, list) else ""
 
 
+CERTIFICATION_TYPE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-certificationType"
+X12_1322 = "https://codesystem.x12.org/005010/1322"  # UM02 certification type; 3 = Cancel
+
+
+def certifies_cancel(element: dict) -> bool:
+    """certificationType 3 (Cancel) in element.extension (PAS 2.2.1 spec-70; on the Claim: cancel it all)."""
+    return any(obj(e).get("url") == CERTIFICATION_TYPE and any(
+        obj(c).get("code") == "3" for c in listed(obj(obj(e).get("valueCodeableConcept")).get("coding")))
+        for e in listed(element.get("extension")))
+
+
 def is_cancelled(element: dict) -> bool:
-    return any(obj(e).get("url") == INFO_CANCELLED and obj(e).get("valueBoolean") is True
-               for e in listed(element.get("modifierExtension")))
+    """An item the provider withdrew: infoCancelled true (spec-69), or certificationType 3 (spec-70)."""
+    return certifies_cancel(element) or any(
+        obj(e).get("url") == INFO_CANCELLED and obj(e).get("valueBoolean") is True
+        for e in listed(element.get("modifierExtension")))
+
+
+def cancels_request(claim: dict) -> bool:
+    """The whole request is cancelled: certificationType 3 in Claim.extension (PAS 2.2.1 "Updating
+    Authorization Requests"; Claim.status stays active), or Claim.status cancelled as sent before."""
+    return claim.get("status") == "cancelled" or certifies_cancel(claim)
 
 
 def cancelled_items(items: list[dict]) -> frozenset[int]:
     return frozenset(i["sequence"] for i in items if isinstance(i.get("sequence"), int) and is_cancelled(i))
 
 
-def prior_claim(claim: dict, index: BundleIndex) -> str | None:
-    """The identifier key of the request this one updates (PAS claim-update: Claim.related.claim, by
-    identifier or by reference to the earlier Claim carried in the Bundle)."""
+def prior_claim(claim: dict, index: BundleIndex) -> tuple[list[str], list[str]]:
+    """Identifier keys and references of the Claim this update names (PAS claim-update: Claim.related.claim
+    by identifier or by reference; spec-65 carries that Claim in the Bundle, its identifiers too)."""
+    keys: list[str] = []
+    refs: list[str] = []
     for related in objs(claim.get("related")):
         ref = obj(related.get("claim"))
-        earlier = index.resolve(ref, "Claim") or {}
-        for ident in [ref.get("identifier"), *objs(earlier.get("identifier"))]:
-            if key := identifier_key(ident):
-                return key
-    return None
+        keys += [k for k in [identifier_key(ref.get("identifier"))] if k]
+        if isinstance(ref.get("reference"), str) and ref["reference"]:
+            refs.append(ref["reference"])
+        entry = obj(index.entry_for(ref)) if ref.get("reference") else {}
+        earlier = obj(entry.get("resource"))
+        if earlier.get("resourceType") == "Claim":
+            keys += [k for k in (identifier_key(i) for i in objs(earlier.get("identifier"))) if k]
+            refs += [r for r in (entry.get("fullUrl"), f"Claim/{earlier.get('id')}" if earlier.get("id") else None)
+                     if isinstance(r, str)]
+    return list(dict.fromkeys(keys)), list(dict.fromkeys(refs))
 
 
 def carried_chart(bundle: dict, claim: dict) -> list[dict]:
@@ -221,10 +250,12 @@ def check_item_shape(items: object, where: str, problems: list[Issue]) -> None:
 
 
 def read_items(claim: dict, problems: list[Issue]) -> list[dict]:
-    """Claim.item: every item must be Besponsa (HCPCS J9229), quantities in 0.1 mg units."""
+    """Claim.item: every item must be Besponsa (HCPCS J9229), quantities in 0.1 mg units; an update that
+    cancels the whole request needs none (PAS 2.2.1 "Updating Authorization Requests")."""
     raw = claim.get("item")
     items = objs(raw)
-    if not items or not isinstance(raw, list) or len(items) != len(raw):
+    whole_cancel = raw is None and cancels_request(claim) and bool(objs(claim.get("related")))
+    if not whole_cancel and (not items or not isinstance(raw, list) or len(items) != len(raw)):
         problems.append(problem("Claim.item", f"at least one item ({BESPONSA.code.code}) is required"))
     for n, item in enumerate(items):
         if not is_besponsa_item(item):
@@ -285,15 +316,21 @@ def read_submit(bundle: dict) -> SubmitRequest:
         raw, read_problems = read_response_answers(qr)
         answers, type_problems = read_answers(raw)
         problems += [problem("QuestionnaireResponse.item", p) for p in read_problems + type_problems]
+    if objs(claim.get("related")) and not any(obj(r.get("claim")) for r in objs(claim.get("related"))):
+        problems.append(problem("Claim.related.claim", "an update must name the Claim it updates, by identifier "
+                                                       "or by reference to it in the Bundle (PAS spec-65)"))
     if problems or policy is None:
         raise invalid(problems)
     # What the request itself shows (Patient, Conditions, Observations, the Claim's diagnoses) fills
     # what the questionnaire leaves open; the clinician's answers win.
     answers = {**prefill_resources(carried_chart(bundle, claim), policy.concepts, date.today()), **answers}
+    prior_keys, prior_refs = prior_claim(claim, index)
     return SubmitRequest(
         bundle=bundle, index=index, claim=claim, claim_entry=first, policy=policy,
-        questionnaire_response=qr, answers=answers, items=items, prior=prior_claim(claim, index),
-        cancelled_items=cancelled_items(items), cancelled=claim.get("status") == "cancelled",
+        questionnaire_response=qr, answers=answers, items=items, prior=next(iter(prior_keys), None),
+        updates=bool(objs(claim.get("related"))), prior_identifiers=tuple(prior_keys),
+        prior_references=tuple(prior_refs),
+        cancelled_items=cancelled_items(items), cancelled=cancels_request(claim),
         idempotency_key=idempotency_key(bundle, claim), digest=request_digest(bundle),
         member_key=member_key(index, claim),
         provider_key=next(iter(provider_keys(index, claim.get("provider"))), None),

@@ -8,9 +8,8 @@ from typing import Any
 
 from service.engine.evaluate import APPROVE, PEND, score_response
 from service.errors import conflict, invalid, problem
-from service.fhir.bundle import BundleIndex
 from service.fhir.json import obj, objs, text_of
-from service.pas.bundle import identifier_key
+from service.pas.bundle import absolute_references, identifier_key, response_entries
 from service.pas.claimresponse import CANCEL, DETERMINATION_ID_SYSTEM, PAS, Adjudication, build_claim_response
 from service.pas.information import build_information_request
 from service.pas.request import SubmitRequest
@@ -63,9 +62,11 @@ def adjudicate(req: SubmitRequest, settings, due: datetime | None = None) -> Adj
     qr = req.questionnaire_response
     incomplete = qr is not None and qr.get("status") not in ("completed", "amended")
     decision = PEND if det.decision == APPROVE and incomplete else det.decision
+    operational = decision == APPROVE and not req.policy.period_for(det.request_type).stated_in_policy
     return Adjudication(decision, det.reasons, det.period_months if decision == APPROVE else None, det.path,
                         det.would_deny, reviewer={"human": False}, cancelled_items=req.cancelled_items,
-                        due=due if decision == PEND else None, incomplete=incomplete)
+                        due=due if decision == PEND else None, incomplete=incomplete,
+                        operational_period=operational)
 
 
 # CMS-0057-F decision timeframes from receipt: 72 hours expedited, 7 calendar days standard.
@@ -85,10 +86,13 @@ def submit(storage, settings, req: SubmitRequest, owner: str | None = None) -> r
     `owner` (the calling client or its organization) scopes the idempotency key too: re-sending
     another client's Bundle makes a new request of your own, never a read of theirs.
     """
+    if req.updates:
+        # An update is keyed by its content: one authorization's steps may share a Bundle.identifier (the
+        # PAS IG's and the Inferno kit's update chains do), and a retried update still replays.
+        key = f"{owner}|update:{req.digest}" if owner else f"update:{req.digest}"
+        return repo.find_update(storage, key) or amend(storage, settings, req, key, owner)
     key = f"{owner}|{req.idempotency_key}" if owner else req.idempotency_key
     known = repo.find_by_key(storage, key) or repo.find_update(storage, key)
-    if known is None and req.prior:
-        return amend(storage, settings, req, key, owner)
     if known is None:
         known = create(storage, settings, req, key, owner)
     if known.claim.request_hash != req.digest and known.response.source_key is None:
@@ -96,6 +100,12 @@ def submit(storage, settings, req: SubmitRequest, owner: str | None = None) -> r
             f"identifier {req.idempotency_key.split(':', 1)[1]} was already used for a different "
             "request; send a new Bundle.identifier for a new request", code="duplicate")
     return known
+
+
+def scored_on(req: SubmitRequest, now: datetime) -> dict:
+    """What this version is scored on (claim_responses.scored, issue 27): the desk and a review read these
+    answers back instead of reading the request again with a later date."""
+    return {"answers": dict(req.answers), "as_of": now.date().isoformat(), "policy": req.policy.version}
 
 
 def questionnaire_row(req: SubmitRequest) -> dict | None:
@@ -114,10 +124,11 @@ def create(storage, settings, req: SubmitRequest, key: str, owner: str | None) -
     resource = build_claim_response({**req.claim, "insurer": req.insurer}, claim_reference(req), req.policy, outcome,
                                     response_id=response_id, version=1, number=number, created=now,
                                     x12=settings.x12_reasons)
+    resource = absolute_references(resource, settings.public_base_url, req.bundle)
     claim_ident = next((identifier_key(i) for i in objs(req.claim.get("identifier"))), None)
     patient = obj(req.claim.get("patient")).get("reference")
     return repo.save_submission(storage, claim={
-        "priority": priority, "due_at": due, "decided_at": None if outcome.decision == PEND else now,
+        "priority": priority, "created_at": now, "due_at": due, "decided_at": None if outcome.decision == PEND else now,
         "id": uuid.uuid4().hex, "idempotency_key": key, "owner": owner,
         "payer_id": req.policy.payer_id, "claim_identifier": claim_ident,
         "patient_ref": reference_key(patient) if isinstance(patient, str) else None,
@@ -125,33 +136,54 @@ def create(storage, settings, req: SubmitRequest, key: str, owner: str | None) -
         "request_ref": search_reference(req), "request_hash": req.digest,
         "request": req.bundle, "response_id": response_id, "decision": outcome.decision,
     }, questionnaire=questionnaire_row(req),
-        response={"resource": resource, "decision": outcome.decision,
+        response={"resource": resource, "decision": outcome.decision, "scored": scored_on(req, now),
                   "review_code": resource_action_code(resource), "auth_number": number})
 
 
-def amend(storage, settings, req: SubmitRequest, key: str, owner: str | None) -> repo.Stored:
-    """A claim update or cancel (PAS claim-update, Claim.related): the earlier request is re-scored
-    with what the update carries and its ClaimResponse gets a new version, same id and number."""
-    earlier = repo.find_by_claim_identifier(storage, req.prior or "", owner)
+def find_earlier(storage, req: SubmitRequest, owner: str | None) -> repo.Stored:
+    """The authorization chain an update names by any of its Claims, the caller's own (or a 422)."""
+    earlier = repo.find_chain(storage, identifiers=req.prior_identifiers, references=req.prior_references,
+                              owner=owner)
+    path = "Claim.related.claim.identifier" if req.prior_identifiers else "Claim.related.claim.reference"
     if earlier is None:
-        raise invalid(problem("Claim.related.claim.identifier", "names no earlier request of yours to update"))
+        raise invalid(problem(path, "names no earlier request of yours to update"))
     if earlier.claim.payer_id != req.policy.payer_id:
         raise invalid(problem("Claim.insurance", "an update must go to the same payer as the request it updates"))
+    if req.member_key and earlier.claim.member_key and req.member_key != earlier.claim.member_key:
+        raise invalid(problem("Claim.patient", "an update must be for the member of the request it updates"))
     if earlier.claim.decision == CANCEL:
         raise conflict(f"ClaimResponse/{earlier.response.response_id} was cancelled; send a new request")
+    return earlier
+
+
+def answered_items(req: SubmitRequest, current: repo.Stored) -> list:
+    """The items the response answers: the update's own; for a whole cancel sent without items, those of
+    the request it cancels (PAS 2.2.1 spec-46: current results for every item)."""
+    if req.items:
+        return req.items
+    earlier = obj(obj((objs(obj(current.claim.request).get("entry")) or [{}])[0]).get("resource"))
+    return objs(earlier.get("item"))
+
+
+def amend(storage, settings, req: SubmitRequest, key: str, owner: str | None) -> repo.Stored:
+    """A claim update or cancel (PAS claim-update, Claim.related): the chain's request is re-scored with
+    what the update carries and its ClaimResponse gets a new version, same id and number."""
+    earlier = find_earlier(storage, req, owner)
     now = datetime.now(UTC).replace(microsecond=0)
 
     def build(current: repo.Stored) -> dict:
         outcome = adjudicate(req, settings, current.claim.due_at)
         number = current.response.auth_number or ""
-        resource = build_claim_response({**req.claim, "insurer": req.insurer}, claim_reference(req), req.policy,
+        claim = {**req.claim, "insurer": req.insurer, "item": answered_items(req, current)}
+        resource = build_claim_response(claim, claim_reference(req), req.policy,
                                         outcome, response_id=current.response.response_id,
                                         version=current.claim.current_version + 1, number=number, created=now,
                                         x12=settings.x12_reasons)
-        return {"resource": resource, "decision": outcome.decision,
+        resource = absolute_references(resource, settings.public_base_url, req.bundle)
+        return {"resource": resource, "decision": outcome.decision, "scored": scored_on(req, now),
                 "review_code": resource_action_code(resource), "auth_number": number}
 
-    return repo.add_review(storage, earlier.response.response_id, owner or "pas-client", build, human=False,
+    return repo.add_review(storage, earlier.response.response_id, owner or repo.UNAUTHENTICATED, build, human=False,
                            action="update", request=req.bundle, request_hash=req.digest,
                            questionnaire=questionnaire_row(req), source_key=key)
 
@@ -167,29 +199,9 @@ def resource_action_code(resource: dict) -> str:
     return "CX"
 
 
-ECHOED_REFERENCES = ("practitioner", "organization", "location", "managingOrganization", "partOf")
-
-
-def echoed_entries(request_bundle: dict, claim_response: dict) -> list[dict]:
-    """Request resources the ClaimResponse references, and those they reference in turn (the
-    PractitionerRole's Practitioner, Organization and Location), with their request fullUrls
-    (PAS spec-33): every reference in the response Bundle resolves inside it."""
-    index, out, seen = BundleIndex(request_bundle), [], set()
-    queue = [claim_response.get(k) for k in ("patient", "insurer", "requestor")]
-    queue += [p.get("valueReference") for i in objs(claim_response.get("item")) for e in objs(i.get("extension"))
-              for p in objs(e.get("extension")) if p.get("url") == "provider"]
-    while queue:
-        entry = index.entry_for(queue.pop(0))
-        if entry is None or not isinstance(entry.get("fullUrl"), str) or entry["fullUrl"] in seen:
-            continue
-        seen.add(entry["fullUrl"])
-        out.append({"fullUrl": entry["fullUrl"], "resource": entry["resource"]})
-        queue += [obj(entry["resource"]).get(k) for k in ECHOED_REFERENCES]
-    return out
-
-
 def response_bundle(base: str, stored: repo.Stored, *, inquiry: bool = False) -> dict:
-    """PAS response Bundle: collection, identifier, timestamp, ClaimResponse first (ClaimResponseFirst)."""
+    """PAS response Bundle: collection, identifier, timestamp, ClaimResponse first (ClaimResponseFirst), every
+    resource an entry references in it exactly once."""
     resource = stored.response.resource
     if inquiry:  # same determination, announced under the inquiry-response profile
         resource = {**resource, "meta": {**resource["meta"], "profile": [INQUIRY_CLAIM_RESPONSE]}}
@@ -202,11 +214,10 @@ def response_bundle(base: str, stored: repo.Stored, *, inquiry: bool = False) ->
                                      "value": resource["identifier"][0]["value"]},
         "type": "collection",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "entry": [{"fullUrl": f"{base}/fhir/ClaimResponse/{resource['id']}", "resource": resource}],
     }
-    bundle["entry"] += echoed_entries(request_bundle, resource)
     policy = get_policy(stored.claim.payer_id)
-    if policy is not None and not inquiry:  # the pend's request for information travels with it
-        bundle["entry"] += [{"fullUrl": f"{base}/fhir/{r['resourceType']}/{r['id']}", "resource": r}
-                            for r in build_information_request(resource, policy, base)]
+    # The pend's request for information travels with it, on $inquire too (its current Task and
+    # CommunicationRequest: the inquirer learns what is still needed).
+    asked = build_information_request(resource, policy, base, request_bundle) if policy is not None else []
+    bundle["entry"] = response_entries(base, [resource, *asked], request_bundle)
     return bundle

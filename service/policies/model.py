@@ -89,12 +89,28 @@ class Exclusion:
     cite: str
 
 
+# Where an authorization period comes from: the policy's own words, or the payer's operations
+# where the policy states none (issue 21: an unstated period is declared as such, never implied).
+STATED, OPERATIONS = "policy", "operations"
+
+
 @dataclass(frozen=True)
 class Period:
-    """An authorization period; months None where the policy does not state one."""
+    """An authorization period the policy states (months, citing it), or one the payer's operations
+    set where the policy states none (months None: the operator's DEFAULT_AUTH_MONTHS)."""
 
     months: int | None
     cite: str = ""
+    source: str = STATED
+
+    @property
+    def stated_in_policy(self) -> bool:
+        return self.source == STATED
+
+
+def operational_period() -> Period:
+    """The policy states no period: the payer's operations set it (DEFAULT_AUTH_MONTHS, by the operator)."""
+    return Period(None, "", OPERATIONS)
 
 
 @dataclass(frozen=True)
@@ -148,6 +164,11 @@ class Policy:
     def concepts(self) -> tuple[str, ...]:
         """The concepts this policy depends on, in first-use order."""
         return collect_concepts(self)
+
+    def period_for(self, request_type: object) -> Period:
+        """The period declared for a request type, as the engine chooses it (initial otherwise)."""
+        return self.periods.get(request_type if isinstance(request_type, str) else INITIAL) \
+            or self.periods[INITIAL]
 
     def criteria_for(self, request_type: object) -> Node:
         """The branch a known request type is judged on; the whole tree while it is unknown."""

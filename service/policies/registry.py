@@ -9,7 +9,7 @@ from importlib import resources
 
 from service.policies import payers
 from service.policies.concepts import CODING, CONCEPTS
-from service.policies.model import LEAF_TESTS, Fact, Policy, Review, walk
+from service.policies.model import LEAF_TESTS, OPERATIONS, STATED, Fact, Policy, Review, walk
 
 PAYER_ID_SYSTEM = "http://example.org/fhir/sid/payer-id"
 
@@ -62,7 +62,8 @@ def validate_policy(policy: Policy) -> list[str]:
     for exclusion in policy.exclusions:
         problems += _check_fact(policy, exclusion.when)
         cites.append(exclusion.cite)
-    cites += [p.cite for p in policy.periods.values() if p.months is not None]
+    cites += [p.cite for p in policy.periods.values() if p.stated_in_policy]
+    problems += period_problems(policy)
     for cite in cites:
         if not cite:
             problems.append(f"{policy.payer_id}: a criterion cites nothing")
@@ -71,6 +72,23 @@ def validate_policy(policy: Policy) -> list[str]:
     for kind in ("initial",) + (("continuation",) if policy.renewal is not None else ()):
         if kind not in policy.periods:
             problems.append(f"{policy.payer_id}: no {kind} authorization period declared")
+    return problems
+
+
+def period_problems(policy: Policy) -> list[str]:
+    """A period is either the policy's (months, citing it) or the payer's operations' (no months:
+    the operator sets them), never an unstated period passed off as the policy's (issue 21)."""
+    problems = []
+    for kind, period in policy.periods.items():
+        if period.source not in (STATED, OPERATIONS):
+            problems.append(f"{policy.payer_id}: {kind} period source {period.source!r} is neither "
+                            f"{STATED!r} nor {OPERATIONS!r}")
+        elif period.stated_in_policy and period.months is None:
+            problems.append(f"{policy.payer_id}: the {kind} period states no months; declare it "
+                            "operational_period() (the payer's operations set it)")
+        elif not period.stated_in_policy and (period.months is not None or period.cite):
+            problems.append(f"{policy.payer_id}: the operational {kind} period takes its months from "
+                            "DEFAULT_AUTH_MONTHS and cites nothing")
     return problems
 
 

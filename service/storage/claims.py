@@ -1,7 +1,7 @@
 """PAS repository: one claim per idempotency key, every ClaimResponse version kept (PAS 2.2)."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -18,6 +18,8 @@ from service.storage.tables import (
     utcnow,
 )
 
+UNAUTHENTICATED = "unauthenticated client"  # the submitter when authorization is off (AUTH_DISABLED)
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -28,12 +30,56 @@ class Stored:
 
 def find_by_claim_identifier(storage: Storage, key: str, owner: str | None) -> Stored | None:
     """The request a claim update names by its Claim.identifier (the caller's own, when isolated)."""
-    query = select(Claim).where(Claim.claim_identifier == key).order_by(Claim.created_at.desc())
+    return find_chain(storage, identifiers=[key], references=[], owner=owner)
+
+
+def find_chain(storage: Storage, *, identifiers: Sequence[str], references: Sequence[str],
+               owner: str | None) -> Stored | None:
+    """The authorization chain a claim update names by any Claim of it (PAS claim-update Claim.related.claim):
+    the first request's Claim as its claims row keeps it, each later one as the ClaimResponse version it
+    produced records it (ClaimResponse.request). Identifiers before references; newest first; the
+    caller's own when isolated."""
+    with storage.sessions() as session:
+        claim = (_named_first(session, Claim.claim_identifier.in_(identifiers), owner) if identifiers else None) \
+            or _named_by_version(session, identifiers, [], owner) \
+            or (_named_first(session, Claim.request_ref.in_(reference_keys(references)), owner) if references else None) \
+            or _named_by_version(session, [], references, owner)
+        return _current(session, claim) if claim else None
+
+
+def reference_keys(references: Sequence[str]) -> list[str]:
+    """References as the claims row keys them (Type/id, a urn as is)."""
+    return [r if r.startswith("urn:") else "/".join(r.rstrip("/").split("/")[-2:]) for r in references]
+
+
+def _named_first(session, condition, owner: str | None) -> Claim | None:
+    query = select(Claim).where(condition).order_by(Claim.created_at.desc())
     if owner is not None:
         query = query.where(Claim.owner == owner)
-    with storage.sessions() as session:
-        claim = session.scalars(query).first()
-        return _current(session, claim) if claim else None
+    return session.scalars(query).first()
+
+
+def _named_by_version(session, identifiers: Sequence[str], references: Sequence[str],
+                      owner: str | None) -> Claim | None:
+    """A chain whose stored versions answered a Claim with one of these identifier keys or references."""
+    request = ClaimResponseRow.resource
+    if identifiers:
+        values = sorted({k.split("|", 1)[1] for k in identifiers if "|" in k})
+        condition = request[("request", "identifier", "value")].as_string().in_(values)
+    elif references:
+        condition = request[("request", "reference")].as_string().in_(list(references))
+    else:
+        return None
+    query = (select(ClaimResponseRow.claim_id, request[("request", "identifier", "system")].as_string(),
+                    request[("request", "identifier", "value")].as_string())
+             .join(Claim, Claim.id == ClaimResponseRow.claim_id).where(condition)
+             .order_by(ClaimResponseRow.created_at.desc(), ClaimResponseRow.id.desc()))
+    if owner is not None:
+        query = query.where(Claim.owner == owner)
+    for claim_id, system, value in session.execute(query):
+        if not identifiers or f"{system or ''}|{value}" in identifiers:
+            return session.get(Claim, claim_id)
+    return None
 
 
 def find_update(storage: Storage, key: str) -> Stored | None:
@@ -68,7 +114,9 @@ def save_submission(storage: Storage, *, claim: dict, questionnaire: dict | None
     now = utcnow()
     try:
         with storage.write() as session:
-            row = Claim(created_at=now, current_version=1, **claim)
+            # The caller's receipt time (whole seconds, as decided_at is) so the report never reads a
+            # decision as made before its receipt (issue 22).
+            row = Claim(**{"created_at": now, **claim}, current_version=1)
             session.add(row)
             session.flush()  # the unique key is checked here, before the dependent rows
             if questionnaire is not None:  # PAS does not require DTR
@@ -77,7 +125,7 @@ def save_submission(storage: Storage, *, claim: dict, questionnaire: dict | None
                                     created_at=now, human_reviewed=False, **response)
             session.add(resp)
             session.add(ClaimEvent(created_at=now, action="submit", claim_id=row.id,
-                                   actor="pas-client", outcome=row.decision,
+                                   actor=row.owner or UNAUTHENTICATED, outcome=row.decision,
                                    detail={"payer": row.payer_id, "version": 1}))
         return Stored(row, resp, created=True)
     except IntegrityError:

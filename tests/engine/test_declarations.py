@@ -77,3 +77,15 @@ def test_policy_texts_are_the_shared_originals():
 ])
 def test_find_payer_id(identifiers, name, expected):
     assert find_payer_id(identifiers, name) == expected
+
+
+def test_an_unstated_period_must_be_declared_operational():
+    """Issue 21: months the text does not state come from the payer's operations, declared as such."""
+    from service.policies.model import OPERATIONS, Period
+    policy = POLICIES["aetna"]
+    assert {p.source for p in policy.periods.values()} == {OPERATIONS}
+    implied = dataclasses.replace(policy, periods={**policy.periods, "initial": Period(None)})
+    assert any("declare it operational_period()" in p for p in validate_policy(implied))
+    passed_off = dataclasses.replace(policy, periods={**policy.periods, "initial": Period(6, "", OPERATIONS)})
+    assert any("takes its months from DEFAULT_AUTH_MONTHS" in p for p in validate_policy(passed_off))
+    assert all(p.stated_in_policy and p.cite for p in POLICIES["fepblue"].periods.values())

@@ -30,6 +30,10 @@ def test_case(payer, answers, row):
     assert det.decision == row["expect"], [(r.concept, r.status, r.path) for r in det.reasons]
     if row["expect"] == APPROVE:
         assert det.period_months == row["months"]
+        if "period" in row:  # who sets the months: the policy's words, or the payer's operations (issue 21)
+            period = POLICIES[payer].period_for(det.request_type)
+            assert period.source == row["period"] and det.period_stated == period.stated_in_policy
+            assert (period.cite != "") == period.stated_in_policy
         assert det.reasons == () and det.met and det.path
         return
     concepts = {r.concept for r in det.reasons}

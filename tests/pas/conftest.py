@@ -3,8 +3,22 @@ from __future__ import annotations
 
 import pytest
 
+from tests.pas import structure
 from tests.pas.server import running_server
 from tests.storage.pg import throwaway_database
+
+
+@pytest.fixture(autouse=True)
+def checked_response_bundles(monkeypatch):
+    """Every PAS response Bundle an in-process app builds passes the structure check (tests/pas/structure.py)."""
+    from service.pas import routes
+
+    def checked(*args, **kwargs):
+        bundle = real(*args, **kwargs)
+        structure.assert_structure(bundle)
+        return bundle
+    real = routes.response_bundle
+    monkeypatch.setattr(routes, "response_bundle", checked)
 
 
 @pytest.fixture(scope="session")
@@ -33,4 +47,5 @@ def server(backend):
 def http(server):
     import httpx
     with httpx.Client(base_url=server.url, timeout=30) as client:
+        structure.install(client)  # every response Bundle of the live server passes the structure check
         yield client

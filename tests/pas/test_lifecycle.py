@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.config import Settings
+from service.policies.registry import get_policy
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import BASE, MISSING_CD22
 from tests.support import fhir_validate
@@ -112,8 +113,10 @@ def test_a_bare_request_pends_and_asks_for_each_missing_item(api):
     cr = body["entry"][0]["resource"]
     assert review_code(cr) == "A4"
     kinds = {e["resource"]["resourceType"]: e["resource"] for e in body["entry"]}
+    urls = {e["resource"]["resourceType"]: e["fullUrl"] for e in body["entry"]}
     request, task = kinds["CommunicationRequest"], kinds["Task"]
-    assert cr["communicationRequest"] == [{"reference": f"CommunicationRequest/{request['id']}"}]
+    assert cr["communicationRequest"] == [{"reference": urls["CommunicationRequest"]}]
+    assert urls["CommunicationRequest"].endswith(f"/fhir/CommunicationRequest/{request['id']}")
     asked = [c["coding"][0]["code"] for c in request["reasonCode"]]
     assert {"diagnosis", "cd22-status", "ph-status"} <= set(asked)
     assert all("policy:" in c["text"] for c in request["reasonCode"])  # the policy's own words
@@ -236,3 +239,20 @@ def test_a_payer_with_the_licensed_x12_list_gets_its_886_codes_first(tmp_path):
     assert all(c[-1]["system"] == "http://example.org/fhir/CodeSystem/pa-criteria" for c in codings.values())
     with pytest.raises(ValueError, match="X12_REASON_CODES"):
         Settings(x12_reason_codes='["C1"]')
+
+
+@pytest.mark.parametrize("payer, operational", [("aetna", True), ("bcbsnc", True), ("bcbst", False), ("fepblue", False)])
+def test_an_operational_period_is_said_to_be_the_payers_not_the_policys(api, payer, operational):
+    """Issue 21: Aetna's and BCBSNC's texts state no period; the 6 months are the payer's operational default
+    (DEFAULT_AUTH_MONTHS), and the approval says so. A period the policy states is not so worded."""
+    cr = submit(api, request_bundle(payer, BASE))["entry"][0]["resource"]
+    assert review_code(cr) == "A1"
+    words = "the payer's operational default; the"
+    assert (words in cr["disposition"]) is operational, cr["disposition"]
+    if operational:
+        name = get_policy(payer).payer_name
+        assert f"(6 months: {words} {name} policy states no period)" in cr["disposition"]
+        assert any(words in n["text"] and cr["preAuthPeriod"]["end"] in n["text"] for n in cr["processNote"])
+        assert cr["item"][0]["noteNumber"]
+    else:
+        assert not any(words in n["text"] for n in cr.get("processNote", []))

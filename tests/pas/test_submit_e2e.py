@@ -25,7 +25,8 @@ def test_determination(http, case_id, payer, answers, decision, code, months, re
     assert cr["resourceType"] == "ClaimResponse"
     assert (cr["status"], cr["use"], cr["outcome"]) == ("active", "preauthorization", "complete")
     assert cr["request"]["identifier"] == request["entry"][0]["resource"]["identifier"][0]
-    assert cr["patient"] == {"reference": "Patient/pat1"}
+    # the request's Patient, named by its request fullUrl: resolvable inside the Bundle whatever base (spec-33)
+    assert cr["patient"] == {"reference": "http://provider.example.org/fhir/Patient/pat1"}
     assert cr["item"][0]["itemSequence"] == 1
     action = review_action(cr)
     assert action["code"] == code and action["number"]
@@ -37,7 +38,8 @@ def test_determination(http, case_id, payer, answers, decision, code, months, re
     made = {e["resource"]["resourceType"]: e["resource"] for e in body["entry"][1:] if e["fullUrl"] not in sent}
     if decision == "pend":
         assert set(made) == {"CommunicationRequest", "Task"}
-        assert cr["communicationRequest"] == [{"reference": f"CommunicationRequest/{made['CommunicationRequest']['id']}"}]
+        urls = {e["resource"]["resourceType"]: e["fullUrl"] for e in body["entry"]}
+        assert cr["communicationRequest"] == [{"reference": urls["CommunicationRequest"]}]  # absolute: resolves
         asked = {c["coding"][0]["code"] for c in made["CommunicationRequest"]["reasonCode"]}
         assert reason in asked and asked == set(action["reasons"])
     else:

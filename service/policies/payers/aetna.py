@@ -5,13 +5,13 @@ from service.policies.model import (
     ICD10,
     BillingCode,
     Exclusion,
-    Period,
     Policy,
     all_of,
     any_of,
     at_least,
     is_,
     one_of,
+    operational_period,
     yes,
 )
 
@@ -46,7 +46,8 @@ POLICY = Policy(
         Exclusion(one_of("diagnosis", ("other-cancer", "non-cancer"), ""),
                   "and all other indications"),
     ),
-    periods={"initial": Period(None), "continuation": Period(None)},
+    # The text states no authorization period: the payer's operations set it (DEFAULT_AUTH_MONTHS).
+    periods={"initial": operational_period(), "continuation": operational_period()},
     documentation=("Relapsed or refractory status, CD22 percentage of blasts, Philadelphia "
                    "chromosome status and, if positive, TKI and chemotherapy history",),
     billing_codes=(

@@ -5,13 +5,13 @@ from service.policies.drug import BESPONSA, HCPCS
 from service.policies.model import (
     BillingCode,
     Exclusion,
-    Period,
     Policy,
     Review,
     all_of,
     any_of,
     is_,
     one_of,
+    operational_period,
 )
 
 CANCERS = ("b-all", "lbl", "nhl-other", "other-cancer")
@@ -44,7 +44,8 @@ POLICY = Policy(
     exclusions=(Exclusion(is_("diagnosis", "non-cancer", ""),
                           "Inotuzumab (Besponsa) is considered investigational when used for: "
                           "1. Non-cancer indications"),),
-    periods={"initial": Period(None), "continuation": Period(None)},
+    # The text states no authorization period: the payer's operations set it (DEFAULT_AUTH_MONTHS).
+    periods={"initial": operational_period(), "continuation": operational_period()},
     documentation=("BCBSNC may request medical records for determination of medical necessity.",),
     billing_codes=(BESPONSA.code, *(BillingCode(HCPCS, code, display) for code, display in (
         ("J3490", "Unclassified drugs"), ("J3590", "Unclassified biologics"),

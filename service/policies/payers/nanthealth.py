@@ -20,6 +20,7 @@ from service.policies.model import (
 
 RR = ("relapsed", "refractory")
 MINI_HYPER_CVD = ("mini-hyper-cvd", "mini-hyper-cvd-blinatumomab")
+FRONTLINE = ("newly-diagnosed", "mrd-positive-consolidation")
 
 b_all = is_("diagnosis", "b-all", "B-cell precursor ALL")
 oncologist = yes("prescriber-oncologist", "Prescribed by or in consultation with an oncologist")
@@ -89,9 +90,11 @@ mini_hyper_cvd_15 = all_of(
     one_of("regimen", MINI_HYPER_CVD,
            "as a component of inotuzumab ozogamicin + mini-hyperCVD in induction/consolidation"),
     any_of("Frontline Ph-negative, relapsed/refractory Ph-negative, or Ph-positive refractory to TKIs",
-           all_of("Frontline Ph-negative",
-                  is_("disease-status", "newly-diagnosed",
-                      "Frontline therapy for adults with Philadelphia chromosome-negative B-ALL"),
+           # "in induction/consolidation": frontline therapy includes frontline consolidation, as
+           # for persistent/rising MRD (item 5a/b "during frontline consolidation therapy").
+           all_of("Frontline (induction / consolidation) Ph-negative",
+                  one_of("disease-status", FRONTLINE,
+                         "Frontline therapy for adults with Philadelphia chromosome-negative B-ALL"),
                   ph_neg),
            all_of("Relapsed/refractory Ph-negative",
                   one_of("disease-status", RR,
