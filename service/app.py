@@ -5,7 +5,8 @@ import gc
 import importlib
 import inspect
 import logging
-import threading
+import os
+import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -29,11 +30,12 @@ from service.fhir.client import HttpClient
 from service.logs import RequestIdMiddleware, configure_logging
 from service.pas.submit import response_bundle
 from service.policies.registry import all_policies
+from service.services import AppServices
 from service.smart.routes import start_smart
-from service.storage import open_storage
 from service.storage.claims import get_response
-from service.storage.schema import start_schema
+from service.storage.db import check_database_url
 from service.subscriptions.worker import start_subscriptions
+from service.web.pages import install as install_page_handlers
 
 # The route registry: each module exposes `router`. Discovery documents are built from the
 # same registries the routes use (crd.services, policies.registry), never from a second list.
@@ -49,7 +51,7 @@ ROUTERS = (
     "service.smart.routes",
     "service.review.routes",
     "service.subscriptions.routes",
-    "service.api.docs",
+    "service.web.docs",
     "service.auth.routes",
 )
 
@@ -66,16 +68,15 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
     configure_logging(settings.log_level)
     all_policies()  # validate every declaration now, not on the first request
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        app.state.storage = open_storage(settings)
-        app.state.stopping = threading.Event()
-        app.state.schema = start_schema(app.state.storage, app.state.stopping)
-        start_crd(app)
-        start_auth(app)
-        start_smart(app)
+    services = AppServices(settings, HttpClient(timeout=settings.fhir_timeout_seconds, transport=transport))
+
+    def start_delivery(app) -> None:
         start_subscriptions(app, lambda rid: response_bundle(settings.public_base_url, s)
                             if (s := get_response(app.state.storage, rid)) else None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        services.start(app, [start_crd, start_auth, start_smart, start_delivery])
         # Everything loaded so far (models, declarations, FHIR classes) lives as long as the
         # process: keep it out of the collector's full passes, which took ~36 ms and showed up
         # as order-sign's p99.
@@ -84,22 +85,20 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
         log.info("started", extra={"fields": {"payers": sorted(all_policies()),
                                               "storage": app.state.storage.engine.dialect.name}})
         yield
-        app.state.stopping.set()
-        for close in app.state.shutdown_hooks:  # e.g. flush the CRD audit writer
-            close()
-        app.state.storage.close()
+        services.close(app)
 
     app = FastAPI(title="Besponsa prior authorization (Da Vinci CRD, DTR, PAS)", redirect_slashes=False,
                   version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   **telemetry_options(settings))
     app.state.settings = settings
     app.state.shutdown_hooks = []
-    app.state.http = HttpClient(timeout=settings.fhir_timeout_seconds, transport=transport)
+    app.state.services, app.state.http = services, services.http
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
     # The SMART app's own scripts and the vendored LHC-Forms: served by us, never from a CDN.
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     install_error_handlers(app)
+    install_page_handlers(app)  # pages: "sign in first" redirects and refusals as problem pages (service/web/)
     app.add_middleware(HookFastPath)  # inside the request-id middleware: hook calls get ids too
     app.add_middleware(AccessGuard)  # patient-data routes: token, scope, access trail
     app.add_middleware(HttpPolicy)  # JSON only for FHIR; security headers on every response
@@ -119,13 +118,20 @@ class SettingsError(SystemExit):
 
 
 def check_data_dir(settings: Settings) -> None:
-    """The embedded database's folder must be creatable: say so in one line naming DATA_DIR."""
+    """The embedded database's folder must be creatable and writable, and DATABASE_URL usable: one line each."""
     if settings.database_url is None:
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SettingsError(f"invalid settings:\n  DATA_DIR: {str(settings.data_dir)!r} cannot be created "
                                 f"({exc.strerror})") from None
+        try:  # it may exist and still refuse files (/proc/sys, a read-only mount): try one, as SQLite will
+            with tempfile.TemporaryFile(dir=settings.data_dir):
+                pass
+        except OSError as exc:
+            raise SettingsError(f"invalid settings:\n  DATA_DIR: {str(settings.data_dir)!r} is not writable "
+                                f"by this user (uid {os.getuid()}: {exc.strerror})") from None
+    check_database_url(settings)  # one line saying why a DATABASE_URL cannot be used
 
 
 def load_settings() -> Settings:

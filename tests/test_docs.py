@@ -37,7 +37,7 @@ def check_docs_page(client: TestClient) -> None:
 
 
 def docs_router_registered(app: FastAPI) -> bool:
-    """Whether service.api.docs' route is in the app (by route name: FastAPI may wrap included
+    """Whether service.web.docs' route is in the app (by route name: FastAPI may wrap included
     routers, so app.routes does not list their routes directly)."""
     try:
         return app.url_path_for("swagger_ui") == "/docs"
@@ -46,8 +46,8 @@ def docs_router_registered(app: FastAPI) -> bool:
 
 
 def test_the_docs_router_serves_only_vendored_files():
-    """service.api.docs on its own (independent of whether service/app.py includes it yet)."""
-    from service.api.docs import ASSETS, router
+    """service.web.docs on its own (independent of whether service/app.py includes it yet)."""
+    from service.web.docs import ASSETS, router
     vendored = STATIC / ASSETS.removeprefix("/static/")
     assert (vendored / "LICENSE").is_file(), f"{vendored} is missing: run tools/vendor_swagger.sh"
     app = FastAPI(docs_url=None, redoc_url=None)
@@ -60,9 +60,9 @@ def test_the_docs_router_serves_only_vendored_files():
 
 
 def test_the_service_docs_are_offline(client):
-    """The whole app: once service/app.py includes service.api.docs.router (docs_url=None)."""
+    """The whole app: once service/app.py includes service.web.docs.router (docs_url=None)."""
     if not docs_router_registered(client.app):
-        pytest.skip("service.api.docs.router is not registered in service/app.py yet "
+        pytest.skip("service.web.docs.router is not registered in service/app.py yet "
                     "(add it to ROUTERS and build FastAPI with docs_url=None)")
     check_docs_page(client)
 

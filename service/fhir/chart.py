@@ -6,8 +6,10 @@ prefills from the same facts.
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
+from service.errors import upstream
 from service.fhir.bundle import flatten
 from service.fhir.client import FhirServer
 
@@ -68,10 +70,40 @@ def fill_query(query: ChartQuery, tokens: dict[str, str | None]) -> str | None:
     return next((q for t in (query.template, *query.alternatives) if (q := fill_template(t, tokens))), None)
 
 
+MAX_PAGES = 20  # a chart search longer than this many pages is not a chart: fail rather than read forever
+
+
+def next_page(server: FhirServer, body: dict) -> str | None:
+    """The path of a searchset's next page (FHIR R4 "Paging": Bundle.link relation next), or None; a next
+    link off the server's own base is refused, never followed (the token would go with it)."""
+    found = body.get("link")
+    links: list = found if isinstance(found, list) else []
+    url = next((link.get("url") for link in links if isinstance(link, dict) and link.get("relation") == "next"), None)
+    if not isinstance(url, str) or not url:
+        return None
+    if not url.startswith(server.base + "/"):
+        raise upstream("the EHR's next-page link is not on its own FHIR base; the chart was not read")
+    return url[len(server.base) + 1:]
+
+
+async def read_all_pages(server: FhirServer, path: str) -> list[dict]:
+    """One search, every page of it (the EHR decides the page size; _count is only a hint)."""
+    bodies, page = [], path
+    for _ in range(MAX_PAGES):
+        body = await server.get(page)
+        bodies.append(body)
+        following = next_page(server, body) if body.get("resourceType") == "Bundle" else None
+        if following is None:
+            return bodies
+        page = following
+    raise upstream(f"the EHR's search {path.split('?')[0]} has more than {MAX_PAGES} pages; the chart was not read")
+
+
 async def read_queries(server: FhirServer, queries: list[ChartQuery], tokens: dict[str, str | None]) -> list[dict]:
-    """Every resource the queries find at the EHR (in parallel); any failure fails the read."""
+    """Every resource the queries find at the EHR, every page (queries in parallel); any failure fails the read."""
     paths = [p for q in queries if (p := fill_query(q, tokens))]
-    return [r for body in await server.get_all(paths) for r in flatten(body)]
+    pages = await asyncio.gather(*(read_all_pages(server, p) for p in paths))
+    return [r for bodies in pages for body in bodies for r in flatten(body)]
 
 
 async def read_chart(server: FhirServer, tokens: dict[str, str | None]) -> list[dict]:

@@ -1,5 +1,6 @@
 """An EHR faked in process with httpx.MockTransport: SMART discovery and token endpoint, and a small
-FHIR server (read, search by patient / _id / practitioner, QuestionnaireResponse create and update).
+FHIR server (read, search by patient / _id / practitioner, paged like a real one: `page_size` entries a
+page and a Bundle.link next, QuestionnaireResponse create and update).
 
 Pass `FakeEhr(...).transport` to `create_app(settings, transport=...)`: every outbound call of the
 service goes through service/fhir/client.py, so nothing here opens a socket.
@@ -17,10 +18,11 @@ BASE = "https://ehr.example.org/fhir"
 
 class FakeEhr:
     def __init__(self, resources: list[dict], *, fhir_user: str = "Practitioner/dr1", patient: str = "p1",
-                 fhir_context: list[str] | None = None, base: str = BASE):
+                 fhir_context: list[str] | None = None, base: str = BASE, page_size: int = 1000):
         self.base, self.fhir_user, self.patient = base, fhir_user, patient
         self.resources = {f"{r['resourceType']}/{r['id']}": r for r in resources}
         self.fhir_context = fhir_context or []
+        self.page_size = page_size
         self.tokens: set[str] = set()
         self.codes: dict[str, str] = {}
         self.requests: list[str] = []  # "GET Patient/p1", "GET Condition?patient=p1" ...
@@ -58,11 +60,22 @@ class FakeEhr:
             return httpx.Response(200 if found else 404, json=found or {"resourceType": "OperationOutcome"})
         kind, _, query = path.partition("?")
         params = {k: v[0] for k, v in parse_qs(query).items()}
-        return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset",
-                                         "entry": [{"resource": r} for r in self.search(kind, params)]})
+        found = self.search(kind, params)
+        start = int(params.pop("_page", "0"))
+        page = found[start:start + self.page_size]
+        bundle: dict = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                        "entry": [{"resource": r} for r in page]}
+        if start + self.page_size < len(found):
+            following = urlencode({**params, "_page": start + self.page_size})
+            bundle["link"] = [{"relation": "next", "url": f"{self.base}/{kind}?{following}"}]
+        return httpx.Response(200, json=bundle)
 
     def search(self, kind: str, params: dict[str, str]) -> list[dict]:
         found = [r for r in self.resources.values() if r["resourceType"] == kind]
+        if "patient" in params:  # what a compartment search does: only this patient's resources
+            ref = f"Patient/{params['patient']}"
+            found = [r for r in found if ref in (r.get("subject", {}).get("reference"), r.get("patient", {}).get("reference"),
+                                                 r.get("beneficiary", {}).get("reference"))]
         if "_id" in params:
             found = [r for r in found if r["id"] == params["_id"]]
         if "practitioner" in params:
