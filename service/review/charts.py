@@ -1,6 +1,7 @@
 """Bar charts drawn on the server as inline SVG (no script, no library, no CDN; CSP-clean)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from markupsafe import Markup
@@ -9,8 +10,9 @@ WIDTH, LABEL, ROW = 640, 250, 26
 COLORS = {"approved": "#1b7a3a", "denied": "#b3261e", "pended": "#8a5a00"}
 
 
-def bar_chart(chart_id: str, title: str, bars: list[tuple[str, float | None, str]], unit: str = "") -> Markup:
-    """Horizontal bars: (label, value or None, color key); values printed beside the bars."""
+def bar_chart(chart_id: str, title: str, bars: list[tuple[str, float | None, str]], unit: str = "",
+              show: Callable[[float], str] | None = None) -> Markup:
+    """Horizontal bars: (label, value or None, color key); values printed beside the bars, as `show` words them."""
     top = max((v for _, v, _ in bars if v is not None), default=0) or 1
     span = WIDTH - LABEL - 80
     height = ROW * len(bars) + 10
@@ -20,7 +22,7 @@ def bar_chart(chart_id: str, title: str, bars: list[tuple[str, float | None, str
     for i, (label, value, kind) in enumerate(bars):
         y = 5 + i * ROW
         length = 0 if value is None else max(1, round(span * value / top)) if value else 0
-        shown = "no data" if value is None else f"{value:g}{unit}"
+        shown = "no data" if value is None else show(value) if show else f"{value:g}{unit}"
         parts.append(f'<text x="{LABEL - 8}" y="{y + 17}" text-anchor="end" font-size="13" fill="#1a1a1a">'
                      f'{escape(label)}</text>')
         parts.append(f'<rect x="{LABEL}" y="{y + 3}" width="{length}" height="{ROW - 8}" '

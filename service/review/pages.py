@@ -1,50 +1,66 @@
 """The queue of pended requests (soonest due first) and the case page with its three actions."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from functools import partial
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from service.engine.evaluate import DENY, REVIEW, UNKNOWN, score_response
+from service.auth import policy
+from service.engine.evaluate import REVIEW, UNKNOWN, score_response
 from service.errors import ApiError
 from service.pas.request import read_submit
-from service.pas.review import ACTIONS, MAX_MONTHS, approval_months, read_action
+from service.pas.review import MAX_MONTHS, approval_months, not_met
 from service.policies.concepts import CONCEPTS
 from service.policies.registry import all_policies, read_policy_text, require_policy
-from service.review import accounts
 from service.review.auth import Reviewer, now_utc
 from service.review.case import list_answers, summarize_request
 from service.review.criteria import highlight, judge, judge_exclusions, policy_cites
-from service.review.decide import apply_action
-from service.review.queue import queue_row
-from service.review.web import first, page, problem_page, read_form, secure, signed_in
+from service.review.notes import case_story, conflicts, provider_told
+from service.review.queue import STATES, queue_row
+from service.review.web import page, problem_page, signed_in
 from service.storage import claims as repo
 from service.storage import desk
 
 router = APIRouter(tags=["reviewer desk"])
 STATUSES = {"pended": "Pended only", "all": "All requests"}
 PRIORITIES = {"": "Any priority", "expedited": "Expedited (72 hours)", "standard": "Standard (7 days)"}
-DONE = {"approve": "Approved: a new ClaimResponse version was stored.",
-        "deny": "Denied: a new ClaimResponse version was stored; the provider sees your note.",
-        "request-info": "Information requested: a new pended ClaimResponse version names what is needed."}
+DONE = {"approve": "Approved. The provider has been sent the approval, its period and your note.",
+        "deny": "Denied. The provider has been sent the reasons in the policy's words and your note.",
+        "request-info": "Information requested. The provider has been told what is needed; the case stays open.",
+        "route-to-physician": "Routed to a physician reviewer. The case now waits for a physician's decision."}
+
+
+PAGE_SIZE = 50
+STATE_FILTER = {"": "Any state", **STATES}
 
 
 @router.get("/review", include_in_schema=False)
-async def show_queue(request: Request, payer: str = "", status: str = "pended", priority: str = ""):
-    """Pended requests sorted by due time, with time left; overdue ones flagged."""
-    reviewer = await signed_in(request, accounts.REVIEW)
-    if isinstance(reviewer, Response):
-        return reviewer
+async def show_queue(request: Request, payer: str = "", status: str = "pended", priority: str = "", q: str = "",
+                     state: str = "", mine: str = "", page_no: int = Query(1, alias="page", ge=1, le=10_000)):
+    """Pended requests sorted by due time, with time left and what each waits for; search by PA number or
+    member id; my cases; 50 a page."""
+    reviewer = await signed_in(request, policy.REVIEW)
     payers = {pid: p.payer_name for pid, p in sorted(all_policies().items())}
-    if (payer and payer not in payers) or status not in STATUSES or priority not in PRIORITIES:
+    if (payer and payer not in payers) or status not in STATUSES or priority not in PRIORITIES \
+            or state not in STATE_FILTER or len(q) > 128:
         return problem_page(request, 400, "Unknown filter",
-                            "Choose a payer, status and priority from the lists on the queue page.", reviewer)
-    pairs = await run_in_threadpool(desk.list_queue, request.app.state.storage, pended_only=status == "pended",
-                                    payer=payer or None, priority=priority or None)
+                            "Choose a payer, status, state and priority from the lists on the queue page.", reviewer)
+    pairs = await run_in_threadpool(partial(
+        desk.list_queue, request.app.state.storage, pended_only=status == "pended", payer=payer or None,
+        priority=priority or None, search=q.strip() or None, assigned_to=reviewer.id if mine else None))
     now = now_utc()
     rows = [queue_row(c, r, now) for c, r in pairs]
-    return page(request, "review/queue.html", reviewer=reviewer, rows=rows, now=now, payers=payers, statuses=STATUSES,
-                priorities=PRIORITIES, chosen={"payer": payer, "status": status, "priority": priority})
+    if state:
+        rows = [row for row in rows if row.state == state]
+    shown = rows[(page_no - 1) * PAGE_SIZE:page_no * PAGE_SIZE]
+    chosen = {"payer": payer, "status": status, "priority": priority, "q": q, "state": state, "mine": mine}
+    return page(request, "review/queue.html", reviewer=reviewer, rows=shown, total=len(rows), now=now, payers=payers,
+                statuses=STATUSES, priorities=PRIORITIES, states=STATE_FILTER, chosen=chosen, page_no=page_no,
+                pages=max(1, -(-len(rows) // PAGE_SIZE)),
+                link=lambda n: "/review?" + urlencode({**{k: v for k, v in chosen.items() if v}, "page": n}))
 
 
 def answers_of_request(bundle: object) -> dict[str, object]:
@@ -63,72 +79,58 @@ def load_case(storage, settings, response_id: str) -> dict | None:
     claim = stored.claim
     policy = require_policy(claim.payer_id)
     qr = desk.questionnaire_of(storage, claim.id)
-    answers = dict(qr.answers) if qr else answers_of_request(claim.request)
+    # What the current version was scored on (issue 27): its snapshot, else the latest answers stored.
+    snapshot = stored.response.scored
+    answers = dict(snapshot["answers"]) if snapshot else dict(qr.answers) if qr else answers_of_request(claim.request)
     det = score_response(policy, answers, default_period_months=settings.default_auth_months)
     cites = policy_cites(policy)
     text, anchors = highlight(read_policy_text(policy), cites)
     received = claim.created_at
-    period = policy.periods.get(det.request_type) or policy.periods["initial"]
+    period = policy.period_for(det.request_type)
+    summary = summarize_request(claim.request or {}, answers, received.date() if received else now_utc().date())
+    history, trail = repo.history(storage, response_id), desk.audit_trail(storage, claim.id, 50)
     return {
         "stored": stored, "claim": claim, "policy": policy, "queue": queue_row(claim, stored.response, now_utc()),
-        "summary": summarize_request(claim.request or {}, answers, received.date() if received else now_utc().date()),
+        "summary": summary, "conflicts": conflicts(summary, answers),
+        "story": case_story(history, trail), "told": provider_told(stored.response.resource),
         "answers": list_answers(policy, qr.resource if qr else {}, answers),
         "tree": judge(policy, answers, anchors), "exclusions": judge_exclusions(policy, answers, anchors),
         "policy_text": text, "months": approval_months(policy, det, settings.default_auth_months),
-        "max_months": MAX_MONTHS, "period_cite": period.cite if period.months is not None else "",
+        "max_months": MAX_MONTHS, "period_cite": period.cite if period.stated_in_policy else "",
         "concepts": [(c, CONCEPTS[c].display) for c in policy.concepts],
         "deny_defaults": {r.concept for r in det.reasons},
         "info_defaults": {r.concept for r in det.reasons if r.status in (UNKNOWN, REVIEW)},
-        "history": repo.history(storage, response_id), "audit": desk.audit_trail(storage, claim.id, 50),
+        "history": history, "audit": trail,
         "pended": claim.decision == "pend",
+        "not_met": [(c, CONCEPTS[c].display) for c in not_met(det)],
     }
 
 
+def next_case(storage, after: str, who: str) -> str | None:
+    """The soonest-due pended case other than `after` that nobody else is working (after deciding one)."""
+    for claim, _ in desk.list_queue(storage, pended_only=True, payer=None, priority=None, limit=50):
+        if claim.response_id != after and claim.assigned_to in (None, who):
+            return claim.response_id
+    return None
+
+
 async def case_page(request: Request, reviewer: Reviewer, response_id: str, status: int = 200,
-                    error: str = "", done: str = "") -> Response:
+                    error: str = "", done: str = "", kept: dict | None = None) -> Response:
+    """The case; `kept` holds the form a refused action came from ({"decision", "note"}), typed notes kept."""
     app = request.app
     context = await run_in_threadpool(load_case, app.state.storage, app.state.settings, response_id)
     if context is None:
         return problem_page(request, 404, "No such request", f"No determination {response_id} is stored.", reviewer)
+    following = await run_in_threadpool(next_case, app.state.storage, response_id, reviewer.id) if done else None
     return page(request, "review/case.html", status, reviewer=reviewer, error=error, done=DONE.get(done, ""),
-                can_deny=reviewer.can(accounts.DENY), **context)
+                next_case=following, kept=kept or {}, held_by_other=context["claim"].assigned_to not in (None, reviewer.id),
+                can_deny=reviewer.can("deny"), can_override=reviewer.can("override"),
+                can_approve=reviewer.can("override") or (reviewer.can("approve") and not context["not_met"]),
+                can_route=reviewer.can("route") and context["claim"].routed_to is None, **context)
 
 
 @router.get("/review/{response_id}", include_in_schema=False)
 async def show_case(request: Request, response_id: str, done: str = ""):
     """One request: order, patient (minimum necessary), answers with origins, criteria, the policy's words."""
-    reviewer = await signed_in(request, accounts.REVIEW)
-    if isinstance(reviewer, Response):
-        return reviewer
+    reviewer = await signed_in(request, policy.REVIEW)
     return await case_page(request, reviewer, response_id, done=done)
-
-
-def posted_action(decision: str, fields: dict[str, list[str]]) -> dict:
-    """A case form as the reviewer API's JSON body (one reader, pas.review.read_action, for both)."""
-    months = first(fields, "months").strip()
-    body: dict = {"decision": decision, "note": first(fields, "note"), "concepts": fields.get("concepts", [])}
-    if decision == "approve" and months:
-        body["months"] = int(months) if months.isascii() and months.isdigit() and len(months) < 4 else months
-    return body
-
-
-@router.post("/review/{response_id}/{decision}", include_in_schema=False)
-async def act_on_case(request: Request, response_id: str, decision: str):
-    """Approve, deny (physicians) or ask for information: a new ClaimResponse version, then back to the case."""
-    reviewer = await signed_in(request, accounts.REVIEW)
-    if isinstance(reviewer, Response):
-        return reviewer
-    if decision not in ACTIONS:
-        return problem_page(request, 404, "No such action", "The actions are approve, deny and request-info.", reviewer)
-    try:
-        fields = await read_form(request, reviewer)
-        if decision == DENY and not reviewer.can(accounts.DENY):
-            return problem_page(request, 403, "Not allowed", "A denial is signed by a physician reviewer.", reviewer)
-        action = read_action(posted_action(decision, fields))
-        await run_in_threadpool(apply_action, request.app.state.storage, request.app.state.settings,
-                                response_id, reviewer, action)
-    except ApiError as exc:
-        if exc.status in (409, 422):  # the reviewer can correct the form or see what changed
-            return await case_page(request, reviewer, response_id, exc.status, error=exc.message)
-        return problem_page(request, exc.status, "Not done", exc.message, reviewer)
-    return secure(RedirectResponse(f"/review/{response_id}?done={decision}", status_code=303))

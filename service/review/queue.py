@@ -4,10 +4,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from service.engine.evaluate import EXCLUDED, NOT_MET, score_response
 from service.policies.concepts import CONCEPTS
 from service.policies.registry import all_policies
 from service.review.report import DECISIONS, reason_codes
 from service.storage.tables import Claim, ClaimResponseRow
+
+# What an open case waits for, in the words the desk shows (issue 22): the first that holds.
+STATES = {"physician": "Routed to a physician", "info-requested": "Information requested: with the provider",
+          "would-deny": "Criteria not met: needs a physician", "missing": "Missing information"}
+
+
+def case_state(claim: Claim, response: ClaimResponseRow) -> tuple[str, str]:
+    """(key, words) for a case: decided ones by their decision; open ones by what they wait for."""
+    if claim.decision != "pend":
+        return claim.decision, DECISIONS.get(claim.decision, claim.decision)
+    if claim.routed_to:
+        return "physician", STATES["physician"]
+    if response.human_reviewed:  # a pended version a reviewer made: they asked the provider for information
+        return "info-requested", STATES["info-requested"]
+    policy = all_policies().get(claim.payer_id)
+    if response.scored and policy is not None:
+        det = score_response(policy, response.scored["answers"])
+        if any(r.status in (NOT_MET, EXCLUDED) for r in det.reasons):
+            return "would-deny", STATES["would-deny"]
+    return "missing", STATES["missing"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +43,9 @@ class QueueRow:
     left: str
     overdue: bool
     reasons: tuple[str, ...]
+    state: str = "missing"  # a STATES key, or the decision of a decided case
+    state_words: str = ""
+    assigned_to: str | None = None
 
 
 def span(seconds: float) -> str:
@@ -47,6 +71,7 @@ def queue_row(claim: Claim, response: ClaimResponseRow, now: datetime) -> QueueR
     due = claim.due_at
     left, overdue = time_left(due, claim.decision != "pend", now)
     reasons = tuple(CONCEPTS[c].display if c in CONCEPTS else c for c in reason_codes(response.resource))
+    state, words = case_state(claim, response)
     return QueueRow(claim.response_id, response.auth_number or "", policy.payer_name if policy else claim.payer_id,
                     claim.priority, DECISIONS.get(claim.decision, claim.decision), claim.created_at, due,
-                    left, overdue, reasons)
+                    left, overdue, reasons, state, words, claim.assigned_to)

@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
+from service.auth import policy
 from service.errors import ApiError, bad_request
 from service.policies.concepts import CONCEPTS
 from service.policies.registry import all_policies
-from service.review import accounts
-from service.review.auth import current_reviewer, now_utc, require
+from service.review.audit import ACTIONS, CSV_LIMIT, PAGE_SIZE, audit_csv, audit_line
+from service.review.auth import api_principal, now_utc, require
 from service.review.charts import bar_chart
-from service.review.report import GROUPS, NOTES, PRIORITIES, Determination, build_report, reason_codes, report_csv
+from service.review.report import GROUPS, NOTES, PRIORITIES, Determination, build_report, duration_text, reason_codes, report_csv
 from service.review.web import HEADERS, page, problem_page, signed_in
 from service.storage import desk
 
@@ -53,21 +55,37 @@ def collect(storage, start: date, end: date, payer: str | None) -> list[Determin
     for claim, response in desk.received_between(storage, begin, stop, payer):
         received = claim.created_at
         rows.append(Determination(claim.priority if claim.priority in PRIORITIES else "standard", claim.decision,
-                                  received, claim.decided_at, reason_codes(response.resource)))
+                                  received, claim.decided_at, reason_codes(response.resource), claim.payer_id))
     return rows
 
 
 def charts(report: dict) -> list[tuple[str, Markup]]:
-    """(caption, inline SVG) for decisions, times to decision and reasons."""
-    groups = report["groups"]
+    """(caption, inline SVG) for decisions, times to decision (minutes under an hour) and reasons."""
+    groups, timely = report["groups"], report["timeliness"]
     decisions = [(f"{p.capitalize()}: {w}", groups[p][w], w) for p in PRIORITIES for w in ("approved", "denied", "pended")]
-    times = [(f"{p.capitalize()}: {k}", groups[p][f"{k}_hours_to_decision"], "time") for p in PRIORITIES
+    times = [(f"{p.capitalize()}: {k}", timely[p][f"{k}_seconds_to_decision"], "time") for p in PRIORITIES
              for k in ("mean", "median")]
     reasons = [(CONCEPTS[c].display if c in CONCEPTS else c, n, "reason") for c, n in groups["all"]["reasons"].items()]
-    out = [("Requests by decision and priority", decisions, ""), ("Hours from request to decision", times, " h")]
+    out = [("Requests by decision and priority", decisions, None), ("Hours from request to decision", times, duration_text)]
     if reasons:
-        out.append(("Requests naming each pa-criteria reason", reasons, ""))
-    return [(title, bar_chart(f"chart-{n}", title, bars, unit)) for n, (title, bars, unit) in enumerate(out, 1)]
+        out.append(("Requests naming each pa-criteria reason", reasons, None))
+    return [(title, bar_chart(f"chart-{n}", title, bars, show=show)) for n, (title, bars, show) in enumerate(out, 1)]
+
+
+def queue_link(payer: str | None = None, status: str = "all", priority: str | None = None) -> str:
+    """The desk queue filtered to a count's cases, with the filters the queue has (payer, status, priority)."""
+    args = {"payer": payer or "", "status": status, "priority": "" if priority in (None, "all") else priority}
+    return "/review?" + urlencode({k: v for k, v in args.items() if v})
+
+
+def presets(today: date) -> list[tuple[str, date, date]]:
+    """(label, from, to): this and last quarter, this and last year (to today for the current ones)."""
+    first = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    last_end = first - timedelta(days=1)
+    last_first = date(last_end.year, 3 * ((last_end.month - 1) // 3) + 1, 1)
+    return [("This quarter", first, today), ("Last quarter", last_first, last_end),
+            ("This year", date(today.year, 1, 1), today),
+            ("Last year", date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))]
 
 
 @router.get("/reports/prior-authorization", include_in_schema=False)
@@ -75,36 +93,99 @@ async def prior_authorization_report(request: Request):
     """The operator's report; ?format=json|csv for the public web page (stable names, see report.MEASURES)."""
     wants = request.query_params.get("format") or "html"
     if wants in ("json", "csv"):  # systems get an OperationOutcome (401/403), not a sign-in page
-        reviewer = require(await run_in_threadpool(current_reviewer, request), accounts.REPORT)
+        reviewer = require(await run_in_threadpool(api_principal, request), policy.REPORT)
     else:
-        signed = await signed_in(request, accounts.REPORT)
-        if isinstance(signed, Response):
-            return signed
-        reviewer = signed
+        reviewer = await signed_in(request, policy.REPORT)
     try:
         start, end, payer, fmt = read_period(dict(request.query_params), now_utc().date())
     except ApiError as exc:
         if wants in ("json", "csv"):
             raise
         return problem_page(request, 400, "Cannot make that report", exc.message, reviewer)
+    by = request.query_params.get("by") or ""
+    if by not in ("", "payer"):
+        if wants in ("json", "csv"):
+            raise bad_request("must be payer or left out", "by", code="value")
+        return problem_page(request, 400, "Cannot make that report", "by: must be payer or left out", reviewer)
     rows = await run_in_threadpool(collect, request.app.state.storage, start, end, payer)
-    report = build_report(rows, start, end, payer, now_utc())
+    report = build_report(rows, start, end, payer, now_utc(), [payer] if payer else sorted(all_policies()))
     if fmt == "json":
         return JSONResponse(report, headers=HEADERS)
     if fmt == "csv":
-        name = f"prior-authorization_{start}_{end}_{payer or 'all'}.csv"
-        return Response(report_csv(report), media_type="text/csv; charset=utf-8",
+        name = f"prior-authorization_{start}_{end}_{payer or 'all'}{'_by-payer' if by else ''}.csv"
+        return Response(report_csv(report, by_payer=by == "payer"), media_type="text/csv; charset=utf-8",
                         headers={**HEADERS, "Content-Disposition": f'attachment; filename="{name}"'})
     return page(request, "review/report.html", reviewer=reviewer, report=report, groups=GROUPS, notes=NOTES,
                 charts=charts(report), payers={p: v.payer_name for p, v in sorted(all_policies().items())},
-                concepts=CONCEPTS)
+                concepts=CONCEPTS, duration=duration_text, queue=queue_link, presets=presets(now_utc().date()))
+
+
+def read_day(value: str, name: str) -> date | None:
+    """A YYYY-MM-DD date, or None when left empty; 400 naming the parameter otherwise."""
+    if not value:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_request("must be a date as YYYY-MM-DD", name, code="value") from None
+
+
+def read_audit_args(args: dict[str, str]) -> tuple[dict, int, str]:
+    """The audit page's filters for desk.audit_search (action, actor, PA number, from/to), page, format; 400 naming
+    the bad parameter."""
+    slug = args.get("action") or ""
+    if slug and slug not in ACTIONS:
+        raise bad_request(f"not an action here ({', '.join(ACTIONS)})", "action", code="value")
+    _, stored, outcome, not_outcome = ACTIONS[slug] if slug else ("", None, None, None)
+    days = {name: read_day(args.get(name) or "", name) for name in ("from", "to")}
+    number = (args.get("number") or "").strip()[:64]
+    try:
+        page_no = int(args.get("page") or "1")
+    except ValueError:
+        raise bad_request("must be a whole number from 1", "page", code="value") from None
+    if page_no < 1:
+        raise bad_request("must be a whole number from 1", "page", code="value")
+    fmt = args.get("format") or "html"
+    if fmt not in ("html", "csv"):
+        raise bad_request("must be html or csv", "format", code="value")
+    filters = {"action": stored, "outcome": outcome, "not_outcome": not_outcome,
+               "actor": (args.get("actor") or "").strip()[:128] or None, "number": number or None,
+               "start": datetime.combine(days["from"], time.min, UTC) if days["from"] else None,
+               "end": datetime.combine(days["to"] + timedelta(days=1), time.min, UTC) if days["to"] else None}
+    return filters, page_no, fmt
+
+
+def audit_query(args: dict[str, str], **changes: str | int) -> str:
+    """The audit page's own address with the same filters and `changes` (a page number, a format)."""
+    kept = {k: args.get(k, "") for k in ("action", "actor", "number", "from", "to")}
+    return "/review/audit?" + urlencode({k: v for k, v in {**kept, **changes}.items() if v})
 
 
 @router.get("/review/audit", include_in_schema=False)
 async def show_audit(request: Request):
-    """The latest audit events (who did what to which request); operators only."""
-    reviewer = await signed_in(request, accounts.AUDIT)
-    if isinstance(reviewer, Response):
-        return reviewer
-    events = await run_in_threadpool(desk.audit_trail, request.app.state.storage, None, 200)
-    return page(request, "review/audit.html", reviewer=reviewer, events=events)
+    """Audit events, newest first, 50 a page: filter by action, by whom, PA number and date; ?format=csv exports
+    the filtered events. Operators only; no patient identifiers are shown."""
+    reviewer = await signed_in(request, policy.AUDIT_ALL)
+    args = dict(request.query_params)
+    try:
+        filters, page_no, fmt = read_audit_args(args)
+    except ApiError as exc:
+        return problem_page(request, 400, "Cannot show that audit trail", exc.message, reviewer)
+    storage = request.app.state.storage
+    names = {p: v.payer_name for p, v in all_policies().items()}
+    if fmt == "csv":
+        rows, _ = await run_in_threadpool(lambda: desk.audit_search(storage, limit=CSV_LIMIT, **filters))
+        return Response(audit_csv([audit_line(r, names) for r in rows]), media_type="text/csv; charset=utf-8",
+                        headers={**HEADERS, "Content-Disposition": 'attachment; filename="audit-trail.csv"'})
+    rows, total = await run_in_threadpool(
+        lambda: desk.audit_search(storage, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE, **filters))
+    actors = await run_in_threadpool(desk.audit_actors, storage)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return page(request, "review/audit.html", reviewer=reviewer, lines=[audit_line(r, names) for r in rows],
+                total=total, page_no=page_no, pages=pages, first=(page_no - 1) * PAGE_SIZE + 1, actions=ACTIONS,
+                actors=actors, chosen={k: args.get(k, "") for k in ("action", "actor", "number", "from", "to")},
+                previous=audit_query(args, page=page_no - 1) if page_no > 1 else "",
+                next=audit_query(args, page=page_no + 1) if page_no < pages else "",
+                csv=audit_query(args, format="csv"))

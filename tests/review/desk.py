@@ -14,7 +14,7 @@ from tests.pas.bundles import request_bundle
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 NURSE, PHYSICIAN, OPERATOR = "nina", "phil", "opal"
-PHYSICIAN_NPI = "1922334455"
+PHYSICIAN_NPI = "1922334457"  # a valid NPI check digit (CMS Luhn rule)
 ACCOUNTS = ((NURSE, "nurse-reviewer", None), (PHYSICIAN, "physician-reviewer", PHYSICIAN_NPI),
             (OPERATOR, "operator", None))
 ORIGIN = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/information-origin"

@@ -28,6 +28,16 @@ SEEDED = (
     # outside the period by a minute either side: never counted
     ("aetna", "standard", "approve", datetime(2024, 2, 29, 23, 59, tzinfo=UTC), 1, ()),
     ("aetna", "expedited", "deny", datetime(2024, 4, 1, 0, 0, tzinfo=UTC), 1, ("cd22-status",)),
+    # May 2024 (tests/review/test_report_timeliness.py counts them): receipt to the microsecond, the decision
+    # to the whole second as claims.decided_at is stored, so instant ones land "before" receipt; and two late ones.
+    ("aetna", "standard", "approve", datetime(2024, 5, 1, 8, 0, 0, 250000, tzinfo=UTC), -0.25 / 3600, ()),  # 08:00:00
+    ("aetna", "expedited", "deny", datetime(2024, 5, 2, 9, 30, 0, 900000, tzinfo=UTC), 44.1 / 3600,
+     ("cd22-status",)),  # 09:30:45
+    ("aetna", "standard", "approve", datetime(2024, 5, 3, 10, 0, 0, 500000, tzinfo=UTC), 2699.5 / 3600, ()),  # 10:45:00
+    ("bcbst", "expedited", "approve", datetime(2024, 5, 6, 0, 0, tzinfo=UTC), 80, ()),  # past 72 hours
+    ("bcbst", "standard", "deny", datetime(2024, 5, 7, 0, 0, tzinfo=UTC), 170, ("cd22-status",)),  # past 7 days
+    ("fepblue", "standard", "approve", datetime(2024, 5, 8, 0, 0, 0, 999999, tzinfo=UTC), -0.999999 / 3600, ()),
+    ("nanthealth", "expedited", "approve", datetime(2024, 5, 9, 12, 0, 0, 400000, tzinfo=UTC), 89.6 / 3600, ()),
 )
 CODES = {"approve": "A1", "deny": "A3", "pend": "A4"}
 

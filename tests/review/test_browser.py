@@ -180,7 +180,14 @@ def test_a_physician_denies_and_the_provider_reads_the_note_on_inquiry(app, brow
     save_screenshot(page, "review-case.png")
     note = "CD22 is negative on the flow cytometry report; Besponsa needs CD22-positive blasts."
     deny.get_by_role("textbox", name="Denial note for the provider").fill(note)
-    deny.get_by_role("button", name="Deny").click()
+    deny.get_by_role("button", name="Preview the denial").click()
+    # Nothing is sent before the physician reads what the provider receives and signs it (issue 22).
+    preview = page.locator(".preview")
+    assert note in preview.inner_text() and "Peer-to-peer review and appeal" in preview.inner_text()
+    assert "CD22" in preview.inner_text()
+    assert page.evaluate(UNNAMED) == []
+    save_screenshot(page, "review-deny-preview.png")
+    page.get_by_role("button", name="Sign and send the denial").click()
     page.wait_for_url("**?done=deny")
     assert "Denied" in page.get_by_role("status").inner_text()
     assert page.locator(".case-head .status").inner_text().lower() == "denied"

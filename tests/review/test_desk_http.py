@@ -129,6 +129,37 @@ def test_a_nurse_cannot_deny(nurse, anon):
     assert version_of(anon, case["id"]) == "1"
 
 
+def test_a_nurse_cannot_approve_over_a_not_met_criterion_and_routes_it_to_a_physician(nurse, physician, anon, storage):
+    """Issue 20: the engine found CD22 not met; a nurse's approval is refused, routing is offered and recorded,
+    and a physician's approval is stated as an override naming the criterion, never "meets the criteria"."""
+    case = submit(anon, "fepblue", CD22_NEGATIVE)
+    page = nurse.get(f"/review/{case['id']}")
+    assert page.status_code == 200 and 'id="not-met-warning"' in page.text and "CD22" in page.text
+    assert 'id="approve-submit"' not in page.text and 'id="route-submit"' in page.text
+    csrf = nurse.headers["x-csrf-token"]
+    forged = nurse.post(f"/review/{case['id']}/approve", data={"csrf_token": csrf, "note": "looks fine", "months": "3"})
+    assert forged.status_code == 403 and "route the case to a physician" in forged.text
+    api = nurse.post(f"/pas/review/{case['id']}", json={"decision": "approve", "note": "looks fine"})
+    assert api.status_code == 403 and version_of(anon, case["id"]) == "1"
+    routed = nurse.post(f"/review/{case['id']}/route-to-physician", data={"csrf_token": csrf, "note": "CD22 neg"},
+                        follow_redirects=False)
+    assert routed.status_code == 303
+    after = nurse.get(f"/review/{case['id']}")
+    assert "Routed to a physician reviewer" in after.text and 'id="route-submit"' not in after.text
+    with storage.sessions() as session:
+        claim = session.scalar(select(Claim).where(Claim.response_id == case["id"]))
+        assert claim.routed_to == "physician"
+        assert session.scalar(select(ClaimEvent).where(ClaimEvent.claim_id == claim.id,
+                                                       ClaimEvent.action == "route-to-physician")).actor == NURSE
+    physician_page = physician.get(f"/review/{case['id']}")
+    assert 'id="approve-submit"' in physician_page.text and "override on clinical judgement" in physician_page.text
+    done = physician.post(f"/pas/review/{case['id']}", json={"decision": "approve", "note": "flow shows dim CD22"})
+    assert done.status_code == 200, done.text
+    told = done.json()["disposition"]
+    assert told.startswith("Approved on clinical review") and "accepted on clinical judgement" in told
+    assert "CD22" in told and "meets the" not in told
+
+
 def test_roles_keep_to_their_pages(nurse, operator, anon):
     assert operator.get("/review").status_code == 403
     assert operator.get("/pas/review/pended").status_code == 403
@@ -157,7 +188,7 @@ def test_request_for_information_stays_pended_and_names_what_is_needed(nurse, ph
         claim = s.scalar(select(Claim).where(Claim.response_id == case["id"]))
         assert claim.decision == "pend" and claim.decided_at is None
         actors = s.scalars(select(ClaimEvent.actor).where(ClaimEvent.claim_id == claim.id)).all()
-    assert set(actors) == {"pas-client", NURSE}
+    assert set(actors) == {"unauthenticated client", NURSE}  # the submitter (authorization is off here), the nurse
     # then approved from the case page's form, with the period the policy leaves to the default (6 months)
     page = physician.get(f"/review/{case['id']}")
     assert 'name="months"' in page.text and 'value="6"' in page.text
