@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 
-from service.errors import invalid
+from service.errors import ApiError, invalid
 from service.fhir.bundle import find_coverage, index_resources
 from service.fhir.chart import ChartQuery, prefetch_tokens, read_chart, read_queries
 from service.fhir.client import FhirServer
-from service.fhir.json import objs, text_of
+from service.fhir.json import obj, objs, text_of
 from service.fhir.orders import is_besponsa_order
 
 # A context reference is read only as Type/id of these types: never an arbitrary path on the EHR.
@@ -37,20 +37,50 @@ def safe_reference(ref: str) -> bool:
             and all(c.isascii() and (c.isalnum() or c in "-.") for c in rid))
 
 
-async def fetch_context(server: FhirServer, patient: str, user: str | None, refs: list[str]) -> dict:
-    """Patient, Coverage + payor, the order, the chart (the one chart table), and any in-progress response."""
+async def fetch_context(server: FhirServer, patient: str, user: str | None, refs: list[str],
+                        questionnaire: str | None = None) -> dict:
+    """Patient, Coverage + payor, the order, the chart (the one chart table), the user's Practitioner, and
+    the in-progress response to resume: the one named in context, else the newest for `questionnaire`."""
     if not safe_reference(f"Coverage/{patient}"):  # the same id syntax
         raise invalid("The EHR named a patient id that is not a FHIR id.")
     resources = await read_chart(server, prefetch_tokens(patient, user))
     resources += await read_queries(server, [ChartQuery(r, r) for r in refs], {})
     known = index_resources(resources)
+    named = next((known[r] for r in refs if r.startswith("QuestionnaireResponse/") and r in known), None)
     return {
         "resources": resources, "known": known,
         "patient": next((r for r in resources if r.get("resourceType") == "Patient"), None),
         "coverage": find_coverage(resources),
         "order": next((r for r in resources if is_besponsa_order(r, known)), None),
-        "response": next((known[r] for r in refs if r.startswith("QuestionnaireResponse/") and r in known), None),
+        "practitioner": await read_optional(server, user) if user and user.startswith("Practitioner/") else None,
+        "response": named or (await find_draft(server, patient, questionnaire) if questionnaire else None),
     }
+
+
+async def read_optional(server: FhirServer, ref: str) -> dict | None:
+    """A resource the app can do without (the user's Practitioner, for the NPI): None if unreadable."""
+    kind, _, rid = ref.partition("/")
+    if not safe_reference(f"Coverage/{rid}"):
+        return None
+    try:
+        found = await server.get(f"{kind}/{rid}")
+    except ApiError:
+        return None
+    return found if found.get("resourceType") == kind else None
+
+
+async def find_draft(server: FhirServer, patient: str, questionnaire: str) -> dict | None:
+    """The newest in-progress response of this patient to this Questionnaire (what autosave wrote), so a
+    new launch resumes it; an EHR that cannot search responses just gives a fresh form."""
+    try:
+        found = await read_queries(server, [ChartQuery("draft", f"QuestionnaireResponse?patient={patient}"
+                                                                 "&status=in-progress")], {})
+    except ApiError:
+        return None
+    mine = [r for r in found if r.get("resourceType") == "QuestionnaireResponse" and r.get("status") == "in-progress"
+            and text_of(r.get("questionnaire")) == questionnaire
+            and text_of(obj(r.get("subject")).get("reference")) == f"Patient/{patient}"]
+    return max(mine, key=lambda r: text_of(r.get("authored")), default=None)
 
 
 async def save_response(server: FhirServer, response: dict, existing_id: str | None) -> str:

@@ -1,38 +1,40 @@
-"""The clinician's DTR app: SMART launch, prefilled form, save to the EHR, submit for PA, result."""
+"""The clinician's DTR app: SMART launch, prefilled form, autosave to the EHR, submit for PA, result, pend loop."""
 from __future__ import annotations
 
 import logging
 import secrets
-from datetime import date
-from pathlib import Path
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from service.api.body import read_json
 from service.dtr.artifacts import questionnaires
 from service.engine.answers import read_answers
-from service.engine.prefill import describe_evidence, prefill_with_evidence
+from service.engine.prefill import prefill_with_evidence
 from service.errors import ApiError, forbidden, invalid, unauthorized
 from service.fhir.client import FhirServer
 from service.fhir.coverage import payer_of_coverage
 from service.fhir.origins import is_allowed
-from service.fhir.responses import read_response_answers
+from service.fhir.responses import iter_items, read_response_answers
+from service.pas import inquiry
 from service.pas.request import read_submit
 from service.pas.submit import response_bundle
 from service.pas.submit import submit as submit_request
 from service.policies import canonical
+from service.policies.concepts import CONCEPTS
 from service.policies.model import Policy, concepts_used
 from service.policies.registry import require_policy
 from service.smart import ehr, oauth
-from service.smart.form import build_pas_request, build_response, read_determination, render_questionnaire
+from service.smart.completeness import incomplete_rule, missing_required, required_count
+from service.smart.context import banner
+from service.smart.form import build_pas_request, build_response, inquiry_bundle, provenance, render_questionnaire
+from service.smart.outcome import needed_facts, read_determination
 from service.smart.session import SessionStore
 from service.storage.access import LazySecret
+from service.web import pages
 
-HERE = Path(__file__).resolve().parents[1]
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(tags=["smart"])
 COOKIE = "pa_session"
 log = logging.getLogger("service.smart")
@@ -63,18 +65,13 @@ def set_session_cookie(request: Request, response, sid: str) -> None:
                         secure=request.app.state.settings.public_base_url.startswith("https://"), path="/smart")
 
 
-PAGE_POLICY = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"
-
-
 def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, context, status_code=status)
-    response.headers["Content-Security-Policy"] = PAGE_POLICY
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    """An app page (service/web/): the form's content policy, since LHC-Forms writes inline styles."""
+    return pages.page(request, name, status, csp=pages.FORM, **context)
 
 
 def problem(request: Request, status: int, title: str, message: str) -> HTMLResponse:
-    return page(request, "problem.html", status, title=title, message=message)
+    return pages.problem_page(request, status, title, message, csp=pages.FORM)
 
 
 def redirect_uri(request: Request) -> str:
@@ -90,7 +87,7 @@ async def launch(request: Request, iss: str | None = None, launch: str | None = 
     if not is_allowed(iss, settings.allowed_origins):
         return problem(request, 400, "Unknown EHR", "This EHR is not one the payer has set the app up for.")
     try:
-        config = await oauth.discover(request.app.state.http, iss)
+        config = await oauth.discover(request.app.state.http.under(settings.allowed_origins), iss)
     except ApiError as exc:
         return problem(request, exc.status, "The EHR is not answering", exc.message)
     if not all(is_allowed(config[k], settings.allowed_origins) and config[k].startswith(("https://", "http://"))
@@ -114,12 +111,12 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     session = await load_session(request)
     if session is None:
         return problem(request, 401, "Session expired", "Please launch the app again from the EHR.")
-    if error or not code or not state or not secrets.compare_digest(state.encode(), str(session.get("state", "")).encode()):
+    if error or not code or not state or not pages.tokens_match(str(session.get("state", "")), state):
         return problem(request, 400, "Launch refused", "The authorization answer did not match this launch.")
     settings = request.app.state.settings
     try:
-        token = await oauth.exchange_code(request.app.state.http, session["config"], code=code,
-                                          verifier=session["verifier"], client_id=settings.smart_client_id,
+        token = await oauth.exchange_code(request.app.state.http.under(settings.allowed_origins), session["config"],
+                                          code=code, verifier=session["verifier"], client_id=settings.smart_client_id,
                                           redirect_uri=redirect_uri(request))
     except ApiError as exc:
         return problem(request, exc.status, "The EHR did not grant access", exc.message)
@@ -132,49 +129,83 @@ async def callback(request: Request, code: str | None = None, state: str | None 
 
 
 def ehr_server(request: Request, session: dict) -> FhirServer:
-    return FhirServer(request.app.state.http, session["iss"], session["token"]["access_token"])
+    http = request.app.state.http.under(request.app.state.settings.allowed_origins)  # iss: checked at launch
+    return FhirServer(http, session["iss"], session["token"]["access_token"])
 
 
-async def load_form_context(request: Request, session: dict) -> dict:
+async def load_form_context(request: Request, session: dict, refs: list[str] | None = None) -> dict:
     """The chart and the payer for the launch; an ApiError saying what is missing otherwise."""
     token = session["token"]
     patient = token.get("patient")
     if not isinstance(patient, str) or not patient:
         raise invalid("The EHR launched the app without a patient in context.")
     user = token.get("fhirUser") if isinstance(token.get("fhirUser"), str) else None
-    ctx = await ehr.fetch_context(ehr_server(request, session), patient, user, ehr.context_refs(token))
+    server = ehr_server(request, session)
+    ctx = await ehr.fetch_context(server, patient, user, ehr.context_refs(token) + (refs or []),
+                                  session.get("questionnaire"))
     if ctx["coverage"] is None or ctx["patient"] is None:
         raise invalid("The patient has no coverage on file at the EHR.")
     payer_id = payer_of_coverage(ctx["coverage"], ctx["known"])
     if payer_id is None:
         raise invalid("The patient's payer is not one this service serves.")
     ctx["policy"] = require_policy(payer_id)
+    if session.get("questionnaire") is None:  # now the payer is known: look for an autosaved draft of its form
+        session["questionnaire"] = canonical.questionnaire_canonical(ctx["policy"])
+        ctx["response"] = ctx["response"] or await ehr.find_draft(server, patient, session["questionnaire"])
     return ctx
 
 
+def form_of(policy: Policy) -> dict:
+    return questionnaires()[canonical.questionnaire_id(policy)]
+
+
+def asked_items(session: dict, answer: str | None, questionnaire: dict) -> list[str]:
+    """The items a pend asked for that the clinician chose to answer now (?answer=a,b), known items only."""
+    result = session.get("result") or {}
+    if not answer or result.get("decision") != "pended" or not session.get("sent"):
+        return []
+    known = {i.get("linkId") for i in iter_items(questionnaire["item"])}
+    return [code for code in dict.fromkeys(answer.split(",")) if code in known and code in CONCEPTS][:50]
+
+
 @router.get("/smart/form", response_class=HTMLResponse)
-async def form(request: Request):
-    """The payer's Questionnaire, prefilled from the chart, in LHC-Forms."""
+async def form(request: Request, answer: str | None = None):
+    """The payer's Questionnaire in LHC-Forms: chart answers (or the saved draft) with where each came from;
+    with ?answer= after a pend, the same request reopened on the items the payer asked for."""
     session = await load_session(request)
     if session is None or "token" not in session:
         return problem(request, 401, "Session expired", "Please launch the app again from the EHR.")
+    saved = f"QuestionnaireResponse/{session.get('saved_id')}"
+    refs = [saved] if isinstance(session.get("saved_id"), str) and ehr.safe_reference(saved) else []
     try:
-        ctx = await load_form_context(request, session)
+        ctx = await load_form_context(request, session, refs)
     except ApiError as exc:
         return problem(request, exc.status, "Cannot open the form", exc.message)
     policy: Policy = ctx["policy"]
+    questionnaire = form_of(policy)
     found = prefill_with_evidence(ctx["resources"], concepts_used(policy), date.today())
-    prefill = {code: value for code, (value, _) in found.items()}
-    sources = {code: describe_evidence(evidence) for code, (_, evidence) in found.items()}
-    if ctx["response"]:  # resume: what was saved before wins over a fresh prefill
-        saved, _ = read_response_answers(ctx["response"])
-        prefill = {**prefill, **saved}
+    chart = {code: value for code, (value, _) in found.items()}
+    evidence = {code: ev for code, (_, ev) in found.items()}
+    focus = asked_items(session, answer, questionnaire)
+    draft: dict = {}
+    draft_at, draft_kind = "", "draft"
+    if focus:  # answering a pend: the request as sent, then the asked items
+        draft, draft_at, draft_kind = dict(session["sent"]["answers"]), session["sent"]["at"], "sent"
+    elif ctx["response"]:  # resume: what was saved before wins over a fresh prefill
+        draft, _ = read_response_answers(ctx["response"])
+        draft_at = str(ctx["response"].get("authored") or (ctx["response"].get("meta") or {}).get("lastUpdated") or "")
         session["saved_id"] = ctx["response"].get("id")
-    session.update(payer=policy.payer_id, prefill=prefill, ctx={k: ctx[k] for k in ("patient", "coverage", "order")})
+    answers = {**chart, **draft}
+    session.update(payer=policy.payer_id, chart=chart, evidence=evidence, update=bool(focus),
+                   ctx={k: ctx[k] for k in ("patient", "coverage", "order", "practitioner")})
     await store_session(request, session)
-    questionnaire = render_questionnaire(questionnaires()[canonical.questionnaire_id(policy)], prefill, sources)
+    answered, total = required_count(questionnaire, answers)
     return page(request, "form.html", payer=policy.payer_name, policy_url=f"/policies/{policy.payer_id}",
-                questionnaire=questionnaire, csrf=session["csrf"], prefilled=len(prefill))
+                banner=banner(ctx, policy.payer_name), questionnaire=render_questionnaire(questionnaire, answers),
+                provenance=provenance(chart, evidence, ctx["known"], draft, draft_at, draft_kind),
+                csrf=session["csrf"], focus=focus, answered=answered, total=total,
+                rule=incomplete_rule(policy), number=(session.get("result") or {}).get("reference") if focus else None,
+                saved_at=draft_at if draft_kind == "draft" else "")
 
 
 async def read_posted_response(request: Request) -> tuple[dict, dict]:
@@ -182,7 +213,7 @@ async def read_posted_response(request: Request) -> tuple[dict, dict]:
     session = await load_session(request)
     if session is None or "payer" not in session:
         raise unauthorized("Your session has expired: launch the app again.")
-    if not secrets.compare_digest(request.headers.get("x-csrf-token", "").encode(), session["csrf"].encode()):
+    if not pages.tokens_match(session["csrf"], request.headers.get("x-csrf-token")):
         raise forbidden("The form is stale: reload the page.")
     body = await read_json(request)
     if not isinstance(body, dict):
@@ -203,9 +234,9 @@ def response_for(session: dict, answers: dict, status: str) -> dict:
     policy = require_policy(session["payer"])
     ctx = session["ctx"]
     contexts = [{"reference": f"{r['resourceType']}/{r['id']}"} for r in (ctx.get("order"), ctx["coverage"]) if r]
-    qr = build_response(policy, questionnaires()[canonical.questionnaire_id(policy)], answers, session["prefill"],
+    qr = build_response(policy, form_of(policy), answers, session.get("chart", {}),
                         patient=f"Patient/{ctx['patient']['id']}", contexts=contexts,
-                        author=session["token"].get("fhirUser"), status=status)
+                        author=session["token"].get("fhirUser"), status=status, evidence=session.get("evidence"))
     if session.get("saved_id"):
         qr["id"] = session["saved_id"]
     return qr
@@ -213,7 +244,7 @@ def response_for(session: dict, answers: dict, status: str) -> dict:
 
 @router.post("/smart/save", include_in_schema=False)  # the app's own page calls it (CSRF), no one else
 async def save(request: Request):
-    """Write the QuestionnaireResponse to the EHR (create, then update), resumable later."""
+    """Write the in-progress QuestionnaireResponse to the EHR (create, then update): autosave and resume."""
     try:
         session, answers = await read_posted_response(request)
         qr = response_for(session, answers, "in-progress")
@@ -221,34 +252,83 @@ async def save(request: Request):
         await store_session(request, session)
     except ApiError as exc:
         return json_error(exc)
-    return JSONResponse({"saved": session["saved_id"]})
+    return JSONResponse({"saved": session["saved_id"], "at": qr["authored"]})
 
 
 @router.post("/smart/submit", include_in_schema=False)
-async def submit(request: Request):
-    """Save as completed, then submit a PAS request to our own $submit (in process) and show it."""
+async def submit(request: Request, review: bool = False):
+    """Check the required items, save as completed, submit a PAS request (or, after a pend, the update of the
+    same request: Claim.related.claim) to our own $submit in process, and show the determination."""
     settings = request.app.state.settings
     try:
         session, answers = await read_posted_response(request)
-        qr = response_for(session, answers, "completed")
-        session["saved_id"] = await ehr.save_response(ehr_server(request, session), qr, session.get("saved_id"))
+        policy = require_policy(session["payer"])
+        missing = missing_required(form_of(policy), answers)
+        rule = incomplete_rule(policy)
+        if missing and not (review and rule["allowed"]):
+            return JSONResponse({"error": f"{len(missing)} required question(s) unanswered.", "missing": missing,
+                                 "rule": rule}, status_code=422)
+        update = bool(session.get("update") and session.get("sent"))
+        qr = response_for(session, answers, "amended" if update else "completed")
+        server = ehr_server(request, session)
+        session["saved_id"] = await ehr.save_response(server, qr, session.get("saved_id"))
         qr["id"] = session["saved_id"]
-        bundle = build_pas_request(require_policy(session["payer"]), qr, session["ctx"], session["token"].get("fhirUser"))
-        req = read_submit(bundle)
-        stored = await run_in_threadpool(submit_request, request.app.state.storage, settings, req)
+        ctx = {**session["ctx"], "provider": session["sent"]["provider"] if update else None}
+        bundle = build_pas_request(policy, qr, ctx, session["token"].get("fhirUser"), iss=session["iss"],
+                                   prior=session["sent"]["claim_identifier"] if update else None)
+        stored = await run_in_threadpool(submit_request, request.app.state.storage, settings, read_submit(bundle))
     except ApiError as exc:
         return json_error(exc)
-    session["result"] = read_determination(response_bundle(settings.public_base_url, stored))
+    claim, patient, provider = (bundle["entry"][i]["resource"] for i in (0, 1, 4))
+    first = session["sent"]["claim_identifier"] if update else claim["identifier"][0]
+    session["sent"] = {"claim_identifier": first, "patient": patient, "provider": provider,
+                       "answers": answers, "at": qr["authored"]}
+    session["result"] = {**read_determination(response_bundle(settings.public_base_url, stored)), "updated": update}
+    session["update"] = False
     await store_session(request, session)
     return JSONResponse({"result": "/smart/result"})
 
 
+def result_page(request: Request, session: dict, checked: str = "") -> HTMLResponse:
+    policy = require_policy(session["payer"])
+    result = session["result"]
+    facts = needed_facts(policy, result.get("concepts") or [], (session.get("sent") or {}).get("answers") or {})
+    contact = request.app.state.settings.contact_for(policy.payer_id)
+    return page(request, "result.html", payer=policy.payer_name, policy_url=f"/policies/{policy.payer_id}",
+                banner=banner(session.get("ctx") or {}, policy.payer_name), facts=facts, contact=contact,
+                csrf=session["csrf"], checked=checked, **result)
+
+
 @router.get("/smart/result", response_class=HTMLResponse)
 async def result(request: Request):
-    """The determination in plain words: approved with number and dates, pended, or denied with reasons."""
+    """The determination in plain words: approved with number and dates, pended with what is still needed
+    and when it is due, or denied with reasons; whom to ask for a peer-to-peer review or an appeal."""
     session = await load_session(request)
     if session is None or "result" not in session:
         return problem(request, 401, "Nothing to show", "Your session has expired or nothing was submitted yet.")
-    policy = require_policy(session["payer"])
-    return page(request, "result.html", payer=policy.payer_name, policy_url=f"/policies/{policy.payer_id}",
-                **session["result"])
+    return result_page(request, session)
+
+
+@router.post("/smart/check", include_in_schema=False)
+async def check_again(request: Request):
+    """Ask for the current determination (PAS Claim/$inquire, in process): no Subscription needed."""
+    session = await load_session(request)
+    if session is None or "sent" not in session:
+        return problem(request, 401, "Nothing to check", "Your session has expired or nothing was submitted yet.")
+    form_data = await request.form()
+    if not pages.tokens_match(session["csrf"], str(form_data.get("csrf") or "")):
+        return problem(request, 403, "The page is stale", "Reload the result page and check again.")
+    settings = request.app.state.settings
+    try:
+        keys = inquiry.inquiry_keys(inquiry_bundle(session["sent"]))
+    except ApiError as exc:
+        return problem(request, exc.status, "Cannot ask the payer", exc.message)
+    found = await run_in_threadpool(inquiry.find_matches, request.app.state.storage, keys, None)
+    match = next((s for s in found if s.response.response_id == session["result"].get("id")), None)
+    if match is None:
+        return problem(request, 404, "The payer does not find the request", "Nothing matched this request.")
+    updated = session["result"].get("updated", False)
+    session["result"] = {**read_determination(response_bundle(settings.public_base_url, match, inquiry=True)),
+                         "updated": updated}
+    await store_session(request, session)
+    return result_page(request, session, checked=datetime.now(UTC).replace(microsecond=0).isoformat())

@@ -119,9 +119,16 @@ def running_ehr(resources: list[dict], fhir_context: list[str]):
         server.server_close()
 
 
+MRN = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
+
+
 def chart_for(payer: str, *extra: dict) -> list[dict]:
-    """A patient with a Besponsa order, coverage with `payer`, and chart facts."""
+    """A patient (named, with an MRN) with a Besponsa order (dose given), coverage with `payer` (member id),
+    and chart facts."""
     from tests.fixtures.charts import NEG, cd22_percent, condition, patient, ph
     cov, org = [e["resource"] for e in coverage_bundle(payer)["entry"]]
-    return [patient("1975-04-02"), cov, org, besponsa_request(), condition("C91.02"),
+    person = {**patient("1975-04-02"), "name": [{"use": "official", "given": ["Dana"], "family": "Whitfield"}],
+              "identifier": [{"type": MRN, "system": "urn:oid:1.2.36.146.595.217.0.1", "value": "MRN-40417"}]}
+    order = besponsa_request(dosageInstruction=[{"text": "0.8 mg/m2 IV on day 1, 0.5 mg/m2 on days 8 and 15"}])
+    return [person, {**cov, "subscriberId": "W123456789"}, org, order, condition("C91.02"),
             cd22_percent(64.0, interpret=("POS",)), ph(NEG), *extra]  # the lab's own call: positive

@@ -66,15 +66,46 @@ def test_crd_prefetch_and_the_app_ask_the_same_queries(settings):
         assert filled in asked, (query.key, sorted(asked))
 
 
-def test_the_form_says_which_chart_entry_each_answer_came_from(settings):
+def open_page(settings, ehr: FakeEhr) -> str:
+    with TestClient(create_app(settings, transport=ehr.transport)) as client:
+        r = client.get(f"/smart/launch?iss={BASE}&launch=L1", follow_redirects=False)
+        callback = ehr.authorize(r.headers["location"]).removeprefix(settings.public_base_url)
+        client.get(callback, follow_redirects=False)
+        return client.get("/smart/form").text
+
+
+def test_the_form_says_which_chart_entry_each_answer_came_from_beside_the_answer(settings):
     ehr = FakeEhr(chart_for("nanthealth", ONCOLOGIST))
-    questionnaire = open_form(settings, ehr)
-    prefixes = {}
+    page = open_page(settings, ehr)
+    questionnaire = json.loads(re.search(r'id="questionnaire">(.*?)</script>', page, re.S).group(1))
+    marks = json.loads(re.search(r'id="provenance">(.*?)</script>', page, re.S).group(1))
+    prefixes = []
 
     def walk(items):
         for item in items:
-            prefixes[item["linkId"]] = item.get("prefix")
+            prefixes.append(item.get("prefix"))
             walk(item.get("item", []))
     walk(questionnaire["item"])
-    assert prefixes["cd22-status"] == "From chart: CD22 result of 2026-10-01"
-    assert prefixes["prescriber-oncologist"] == "From chart: practitioner role"
+    assert prefixes == [None] * len(prefixes)  # the question text stays the question
+    assert marks["cd22-status"]["text"] == "From chart: CD22 result 2026-10-01"
+    assert marks["cd22-status"]["reference"] == "Observation/o-cd22" and "64.0 %" in marks["cd22-status"]["detail"]
+    assert marks["prescriber-oncologist"]["text"] == "From chart: practitioner role"
+    assert marks["diagnosis"]["text"] == "From chart: Condition C91.02"
+    for fact in ("Dana Whitfield", "MRN-40417", "W123456789", "0.8 mg/m2 IV"):
+        assert fact in page
+
+
+def test_a_new_launch_finds_the_autosaved_draft_of_this_form_only(settings):
+    from service.policies import canonical
+    from service.policies.registry import require_policy
+    mine = {"resourceType": "QuestionnaireResponse", "id": "qr-mine", "status": "in-progress",
+            "questionnaire": canonical.questionnaire_canonical(require_policy("nanthealth")),
+            "subject": {"reference": "Patient/p1"}, "authored": "2026-12-01T10:00:00+00:00",
+            "item": [{"linkId": "regimen", "answer": [{"valueCoding": {
+                "system": "http://example.org/fhir/CodeSystem/pa-criteria", "code": "with-tki"}}]}]}
+    other_form = {**mine, "id": "qr-other", "questionnaire": "http://example.org/Questionnaire/other",
+                  "authored": "2026-12-02T10:00:00+00:00"}
+    ehr = FakeEhr(chart_for("nanthealth", mine, other_form))
+    marks = json.loads(re.search(r'id="provenance">(.*?)</script>', open_page(settings, ehr), re.S).group(1))
+    assert marks["regimen"] == {"kind": "draft", "at": "2026-12-01T10:00:00+00:00", "text": "From your saved draft"}
+    assert any(r.startswith("GET QuestionnaireResponse?patient=p1") for r in ehr.requests)
