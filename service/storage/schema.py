@@ -7,6 +7,20 @@ import threading
 
 log = logging.getLogger("service.storage")
 RETRY_SECONDS = 2.0
+REASON_LIMIT = 200
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The database's own reason, e.g. 'database "pa" does not exist', from the driver's message (never
+    SQLAlchemy's wrapper, which can carry statements and parameters; libpq never echoes a password)."""
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [""])[0]
+    for marker in ("FATAL:", "ERROR:", "failed: "):  # libpq puts the server's or the socket's reason last
+        if marker in first:
+            first = first.rsplit(marker, 1)[1]
+            break
+    reason = " ".join(first.split())[:REASON_LIMIT]
+    return f"{type(orig).__name__}: {reason}" if reason else type(orig).__name__
 
 
 class SchemaState:
@@ -25,7 +39,7 @@ def start_schema(storage, stopping: threading.Event) -> SchemaState:
         try:
             storage.migrate()
         except Exception as exc:  # noqa: BLE001 - any failure: report, wait, retry
-            state.error = f"database unreachable or not migrated ({type(exc).__name__}); check DATABASE_URL"
+            state.error = f"database unreachable or not migrated ({describe_failure(exc)}); check DATABASE_URL"
             return False
         state.error = None
         state.ready.set()
