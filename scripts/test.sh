@@ -16,6 +16,9 @@ python3 -m pip install --quiet --disable-pip-version-check --no-deps -e .
 # tests that need these tools skip themselves.
 npm ci --prefix tools/node --no-audit --no-fund --loglevel=error \
   || echo "warning: npm tools could not be installed; CQL translator/engine, validator and LHC-Forms tests will be skipped" >&2
+# A real FHIR R4 server for the end-to-end tests (Medplum's FhirRouter over its MemoryRepository).
+npm ci --prefix tools/medplum --no-audit --no-fund --loglevel=error \
+  || echo "warning: the test FHIR server could not be installed; tests/test_medplum_e2e.py will be skipped" >&2
 
 # Debian's Chromium for the SMART app's browser tests (Playwright drives it, never downloads one).
 if ! command -v chromium >/dev/null 2>&1; then

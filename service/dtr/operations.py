@@ -6,6 +6,7 @@ Questionnaire-populate, whose single output parameter is `response`).
 """
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
 
@@ -14,8 +15,9 @@ from service.dtr.response import build_draft_response
 from service.engine.prefill import prefill_with_evidence
 from service.errors import bad_request, invalid, not_found, problem
 from service.fhir.bundle import flatten_all, index_resources
+from service.fhir.chart import CHART_QUERIES, ENCOUNTER_QUERY, ChartQuery, prefetch_tokens
 from service.fhir.coverage import payer_of_coverage, unknown_payer_message
-from service.fhir.json import obj, objs
+from service.fhir.json import obj, objs, text_of
 from service.policies import canonical
 from service.policies.model import Policy, concepts_used
 from service.policies.registry import all_policies, get_policy
@@ -77,9 +79,30 @@ def reference_to(resource: dict) -> dict | None:
     return {"reference": f"{kind}/{rid}"} if isinstance(kind, str) and isinstance(rid, str) else None
 
 
+def check_package_resources(params: list[dict]) -> None:
+    """Each coverage, order and referenced resource must name its resourceType, and a Bundle's entry be a
+    list of objects (DTR 2.1 questionnaire-package input): a 422 naming each, never a silent skip."""
+    problems = []
+    for name in ("coverage", "order", "referenced"):
+        for n, resource in enumerate(p.get("resource") for p in params if p["name"] == name):
+            where = f"Parameters.parameter[{name}][{n}].resource"
+            if resource is None:
+                continue
+            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                problems.append(problem(f"{where}.resourceType", "must be a FHIR resource with a resourceType"))
+                continue
+            entry = resource.get("entry")
+            if resource["resourceType"] == "Bundle" and entry is not None and \
+                    not (isinstance(entry, list) and all(isinstance(e, dict) for e in entry)):
+                problems.append(problem(f"{where}.entry", "must be a list of entries (objects)"))
+    if problems:
+        raise invalid(problems)
+
+
 def build_package(body: object, today: date) -> dict:
     """DTR $questionnaire-package: Parameters with one PackageBundle (Questionnaire first)."""
     params = read_parameters(body)
+    check_package_resources(params)
     coverages, orders = resources_named(params, "coverage"), resources_named(params, "order")
     chart = flatten_all(resources_named(params, "referenced"))  # Bundles given are opened up
     known = index_resources(chart + coverages + orders)
@@ -154,4 +177,62 @@ def ehr_access(params: list[dict]) -> tuple[str, str] | None:
     return servers[0], tokens[0]
 
 
-__all__ = ["build_package", "ehr_access", "given_chart", "populate", "read_parameters", "read_subject"]
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 datatypes: id
+# The SDC launch contexts $populate reads from the EHR, and the types each may name (SDC "launchContext";
+# DTR: the order is a CRD order type). A `user` of another type (a Patient filling in) is no prescriber.
+LAUNCH_TYPES = {"user": ("PractitionerRole", "Practitioner", "Patient", "RelatedPerson"),
+                "encounter": ("Encounter",),
+                "order": ("MedicationRequest", "ServiceRequest", "DeviceRequest", "NutritionOrder",
+                          "VisionPrescription", "CommunicationRequest")}
+
+
+def read_launch_context(params: list[dict]) -> dict[str, list[str]]:
+    """SDC $populate `context` parts (`name`, `content` Reference) for user, encounter and order: 'Type/id'
+    by name; a reference that is not a relative Type/[id] of an allowed type is a 422 naming it."""
+    found: dict[str, list[str]] = {}
+    for n, param in enumerate(p for p in params if p["name"] == "context"):
+        parts = objs(param.get("part"))
+        name = next((text_of(part.get("valueString") or part.get("valueCode")) for part in parts
+                     if part.get("name") == "name"), "")
+        if name not in LAUNCH_TYPES:
+            continue  # other contexts (the chart as resources, a custom name) are not references we read
+        for part in parts:
+            if part.get("name") != "content" or "valueReference" not in part:
+                continue
+            ref = obj(part["valueReference"]).get("reference")
+            kind, _, rid = ref.partition("/") if isinstance(ref, str) else ("", "", "")
+            if kind not in LAUNCH_TYPES[name] or not FHIR_ID.fullmatch(rid):
+                raise invalid(problem(f"Parameters.parameter[context][{n}].part[content].valueReference.reference",
+                                      f"a {name} context must reference {' or '.join(LAUNCH_TYPES[name])}/[id]"))
+            found.setdefault(name, []).append(f"{kind}/{rid}")
+    return found
+
+
+def ehr_chart_reads(params: list[dict]) -> tuple[list[ChartQuery], dict[str, str | None]]:
+    """What $populate reads from fhirServer: CRD's chart queries filled from the subject and the launch
+    context (the user's PractitionerRole, the Encounter), plus each order named in context."""
+    patient_id = read_subject(params)["reference"].split("/", 1)[1]
+    if not FHIR_ID.fullmatch(patient_id):
+        raise invalid(problem("Parameters.parameter[subject].valueReference", "must reference a Patient by FHIR id"))
+    launch = read_launch_context(params)
+    user = next(iter(launch.get("user", [])), None)
+    encounter = next((r.split("/", 1)[1] for r in launch.get("encounter", [])), None)
+    orders = [ChartQuery(ref, ref) for ref in dict.fromkeys(launch.get("order", []))]
+    return [*CHART_QUERIES, ENCOUNTER_QUERY, *orders], prefetch_tokens(patient_id, user, encounter)
+
+
+def unique_resources(resources: list[dict]) -> list[dict]:
+    """Each Type/id once (an order named in context is also among the patient's MedicationRequests)."""
+    seen: set[str] = set()
+    out = []
+    for r in resources:
+        key = f"{r.get('resourceType')}/{r.get('id')}" if isinstance(r.get("id"), str) else None
+        if key is None or key not in seen:
+            out.append(r)
+            if key:
+                seen.add(key)
+    return out
+
+
+__all__ = ["build_package", "ehr_access", "ehr_chart_reads", "given_chart", "populate", "read_launch_context",
+           "read_parameters", "read_subject", "unique_resources"]

@@ -13,17 +13,18 @@ from service.dtr.artifacts import find_by_canonical, libraries, questionnaires
 from service.dtr.operations import (
     build_package,
     ehr_access,
+    ehr_chart_reads,
     find_questionnaire,
     given_chart,
     populate,
     read_parameters,
-    read_subject,
+    unique_resources,
 )
 from service.errors import invalid, problem
 from service.fhir.bundle import searchset
-from service.fhir.chart import prefetch_tokens, read_chart
+from service.fhir.chart import read_queries
 from service.fhir.client import FhirServer
-from service.fhir.origins import is_allowed
+from service.fhir.origins import Refused, decide
 from service.fhir.outcome import fhir_response, read_or_404
 
 router = APIRouter(tags=["dtr"])
@@ -64,7 +65,8 @@ async def questionnaire_package(request: Request):
 
 @router.post("/fhir/Questionnaire/{qid}/$populate", openapi_extra=json_body("SDC Parameters", "dtr/populate.json"))
 async def populate_questionnaire(qid: str, request: Request):
-    """SDC $populate from a chart in the call, or read from the EHR's FHIR server with a bearer token."""
+    """SDC $populate from a chart in the call, or read from the EHR's FHIR server with a bearer token through
+    CRD's chart queries, filled from the subject and the SDC launch context (user, encounter, order)."""
     find_questionnaire(qid)  # an unknown Questionnaire is a 404 whatever the body says
     params = read_parameters(await read_json(request))
     access = ehr_access(params)
@@ -75,11 +77,16 @@ async def populate_questionnaire(qid: str, request: Request):
                                   "give the patient's chart as a context/content Bundle, or fhirServer "
                                   "and fhirAuthorization to fetch it"))
     else:
-        patient_id = read_subject(params)["reference"].split("/", 1)[1]
-        if not is_allowed(access[0], request.app.state.settings.allowed_origins):
+        queries, tokens = ehr_chart_reads(params)  # SDC launch context: user, encounter, order
+        allowed = request.app.state.settings.allowed_origins
+        try:
+            decide(access[0], allowed)
+        except Refused as exc:
             raise invalid(problem("Parameters.parameter[fhirServer]",
-                                  "is not an EHR this payer is set up to call (EHR_ALLOWED_ORIGINS)"))
-        chart = await read_chart(FhirServer(request.app.state.http, *access), prefetch_tokens(patient_id, None))
+                                  f"is not an EHR this payer is set up to call (EHR_ALLOWED_ORIGINS): {exc}")) from None
+        # Resources sent as context content are used too (SDC: content is a Reference or a Resource).
+        chart = unique_resources(given_chart(params) + await read_queries(
+            FhirServer(request.app.state.http.under(allowed), *access), queries, tokens))
     return fhir_response(populate(qid, params, chart, date.today()))
 
 
