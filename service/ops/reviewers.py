@@ -6,9 +6,9 @@ import getpass
 import sys
 from datetime import datetime
 
+from service.fhir.npi import NPI_RULE, is_valid_npi
 from service.ops.database import opened
 from service.ops.formatting import Defaults
-from service.ops.npi import NPI_RULE, is_valid_npi
 from service.storage import admin
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from service.engine.evaluate import APPROVE, DENY, EXCLUDED, NOT_MET, PEND, REVIEW, UNKNOWN, Reason
+from service.fhir.npi import NPI_SYSTEM
 from service.policies.concepts import SYSTEM as CRITERIA_SYSTEM
 from service.policies.concepts import get_concept
 from service.policies.drug import BESPONSA
@@ -26,7 +27,7 @@ X12_306 = "https://codesystem.x12.org/005010/306"
 X12_98 = "https://codesystem.x12.org/005010/98"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
 DETERMINATION_ID_SYSTEM = "http://example.org/fhir/sid/pa-determination"
-NPI = "http://hl7.org/fhir/sid/us-npi"
+NPI = NPI_SYSTEM  # one spelling of the NPI system (service/fhir/npi.py)
 # X12 306 (HCR01) review action codes, as PAS 2.2 binds reviewActionCode.
 ACTION_CODES = {APPROVE: ("A1", "Certified in total"), DENY: ("A3", "Not Certified"),
                 PEND: ("A4", "Pended")}

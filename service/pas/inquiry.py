@@ -5,7 +5,7 @@ from service.errors import Issue, invalid, problem
 from service.fhir.bundle import BundleIndex
 from service.fhir.json import obj, objs
 from service.pas.bundle import identifier_key
-from service.pas.request import provider_keys
+from service.pas.request import npi_problems, provider_keys
 from service.storage import claims as repo
 
 AUTH_NUMBER = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-authorizationNumber"
@@ -27,6 +27,7 @@ def inquiry_keys(bundle: dict) -> dict:
         problems.append(problem("Claim.patient", "the inquiry must identify the patient by member "
                                 "identifier (PAS 2.2 inquiry: loop 2000C)"))
     providers = provider_keys(index, claim.get("provider"))
+    problems += npi_problems(providers, "Claim.provider")
     if not providers:
         problems.append(problem("Claim.provider", "the inquiry must identify the requesting provider by "
                                 "identifier, e.g. NPI (PAS 2.2 spec-53)"))

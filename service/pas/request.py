@@ -11,6 +11,7 @@ from service.errors import Issue, invalid, problem
 from service.fhir.bundle import BundleIndex
 from service.fhir.coverage import unknown_payer_message
 from service.fhir.json import listed, obj, objs, reference_of
+from service.fhir.npi import NPI_RULE, NPI_SYSTEM, is_valid_npi
 from service.fhir.orders import is_besponsa_item
 from service.fhir.responses import read_response_answers
 from service.pas.bundle import identifier_key, request_digest
@@ -78,6 +79,12 @@ def provider_keys(index: BundleIndex, reference: object) -> list[str]:
     if obj(obj(reference).get("identifier")):
         idents.append(obj(reference)["identifier"])
     return [k for k in (identifier_key(i) for i in idents) if k]
+
+
+def npi_problems(keys: list[str], path: str) -> list[Issue]:
+    """Each NPI (system us-npi) among a provider's identifier keys whose check digit is wrong (CMS NPI rule)."""
+    return [problem(f"{path}.identifier", f"NPI {key.split('|', 1)[1][:16]!r} {NPI_RULE}")
+            for key in keys if key.startswith(f"{NPI_SYSTEM}|") and not is_valid_npi(key.split("|", 1)[1])]
 
 
 def read_payer(index: BundleIndex, claim: dict, problems: list[Issue]) -> tuple[str | None, dict | None]:
@@ -298,6 +305,7 @@ def read_submit(bundle: dict) -> SubmitRequest:
         problems.append(problem("Claim.patient", "must reference a Patient in the Bundle"))
     problems += refuse_unknown_modifiers(claim, index)
     problems += unstorable_keys(bundle, claim)
+    problems += npi_problems(provider_keys(index, claim.get("provider")), "Claim.provider")
     items = read_items(claim, problems)
     payer, payor_ref = read_payer(index, claim, problems)
     qr = read_questionnaire_response(index, claim, problems)

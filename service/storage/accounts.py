@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.auth.policy import PEOPLE
 from service.errors import conflict, invalid, problem
-from service.ops.npi import NPI_RULE, is_valid_npi
+from service.fhir.npi import NPI_RULE, is_valid_npi
 from service.storage.db import Storage
 from service.storage.tables import ReviewerAccount, ReviewerSession, utcnow
 

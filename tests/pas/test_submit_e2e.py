@@ -96,7 +96,7 @@ def test_inquire_matches_member_and_provider(http):
     member, npi = "INQ-" + get_policy("bcbst").payer_id, "1999999992"
     request = request_bundle("bcbst", CASES[8][2], member=member, npi=npi)
     cr = http.post("/fhir/Claim/$submit", json=request).json()["entry"][0]["resource"]
-    other = request_bundle("bcbst", CASES[8][2], member=member, npi="1888888883")
+    other = request_bundle("bcbst", CASES[8][2], member=member, npi="1888888884")
     http.post("/fhir/Claim/$submit", json=other)
     inquiry = request_bundle("bcbst", {}, member=member, npi=npi)
     inquiry["entry"][0]["resource"]["identifier"] = [{"system": "urn:trn", "value": "inq-1"}]

@@ -19,7 +19,7 @@ from tests.review.seed import EXPECTED, FROM, TO, seed_rows
 from tests.support.browser import BROWSER_TESTS, launch_chromium, save_screenshot
 
 pytestmark = BROWSER_TESTS
-MEMBER, PROVIDER_NPI = "M-DESK-1", "1777777771"
+MEMBER, PROVIDER_NPI = "M-DESK-1", "1777777776"
 ORIGINS = {"age-years": "auto", "diagnosis": "auto", "cd22-status": "override", "disease-status": "manual"}
 # Every visible control without an accessible name (label, aria-label/-labelledby, or a button's text).
 UNNAMED = """() => [...document.querySelectorAll('input, select, textarea, button, a[href]')]

@@ -1,6 +1,7 @@
 """National Provider Identifier check digit: CMS "NPI: Check Digit" (Luhn over the prefix 80840 + the first nine digits)."""
 from __future__ import annotations
 
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 NPI_PREFIX = "80840"  # the health-industry card issuer prefix CMS puts before the nine digits
 
 
