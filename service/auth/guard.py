@@ -55,6 +55,12 @@ PROTECTED: tuple[Rule, ...] = (
 )
 EVERYTHING = tuple(parse_scopes("system/*.cruds"))
 UNAUTHENTICATED = "local-unauthenticated"
+HOOK_CALLS = "/cds-services/"
+
+
+def is_hook_call(path: str) -> bool:
+    """POST /cds-services/{id} (not its feedback): a CDS Hooks call."""
+    return path.startswith(HOOK_CALLS) and not path.endswith("/feedback")
 
 
 def find_rule(method: str, path: str) -> tuple[Rule, str | None] | None:
@@ -96,12 +102,13 @@ class AccessGuard:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or is_hook_call(scope["path"]):
+            # The order-sign hot path passes untouched: crd/routes.py records its own refusals.
             return await self.app(scope, receive, send)
         root = scope.get("root_path") or ""
         path = scope["path"][len(root):] if root and scope["path"].startswith(root) else scope["path"]
         found = find_rule(scope["method"], path)
-        if found is None:  # CDS Hooks, the desk, the reviewer API: only a refusal is recorded here
+        if found is None:  # the desk, the reviewer API, reports, feedback: only a refusal is recorded here
             return await self.watch_refusals(scope, receive, send, path)
         rule_, rid = found
         state = scope["app"].state

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from service.api.openapi import json_body
+from service.auth.guard import access_event, write_events
 from service.auth.keysources import parse_issuers
 from service.crd.audit import AuditWriter
 from service.crd.hook import HookSettings, answer_hook, validate_request
@@ -110,6 +111,9 @@ async def respond_to_hook(request: Request, body: bytes) -> tuple[int, bytes, di
         return 200, orjson.dumps(result.body), JSON_HEADERS
     except ApiError as exc:
         status, data, headers = error_reply(exc)
+        if status in (401, 403):  # a refused call is in the access trail (the guard leaves hook calls alone)
+            await write_events(request.app.state.storage, [access_event(
+                None, "E", "route", None, status, request.url.path, detail=f"refused ({status}) POST")])
         return status, data, headers
     finally:
         # Ids and codes only: the audit row never holds a patient identifier.

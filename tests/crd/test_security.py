@@ -235,6 +235,9 @@ def test_unsigned_hook_calls_are_refused_by_default(tmp_path, monkeypatch):
         refused = call(c, None)
         assert refused.status_code == 401 and "CDS_ALLOW_UNSIGNED" in refused.text
         assert "cdsHooks" not in c.get("/readyz").json()
+        from service.storage.access import list_access
+        trail = list_access(c.app.state.storage, every_owner=True)
+        assert any(e.detail == "refused (401) POST" and e.route == "/cds-services/besponsa-order-sign" for e in trail)
 
 
 def test_an_operator_may_allow_unsigned_calls_and_readyz_says_so(tmp_path):
