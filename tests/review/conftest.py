@@ -2,10 +2,11 @@
 made with the CLI, and the seeded determinations of seed.py."""
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.pas.server import running_server
-from tests.review.desk import make_accounts
+from tests.review.desk import NURSE, OPERATOR, PHYSICIAN, make_accounts, signed_in
 from tests.review.seed import seed_rows
 from tests.storage.pg import empty_tables, throwaway_database
 
@@ -32,6 +33,34 @@ def desk(desk_backend):
         seed_rows(data_dir, url)
         server.data_dir, server.database_url = data_dir, url
         yield server
+
+
+@pytest.fixture(scope="module")
+def anon(desk):
+    """A caller with no session (a provider's system, with authorization off on this server)."""
+    with httpx.Client(base_url=desk.url, timeout=30) as http:
+        yield http
+
+
+def signed_in_as(desk, username: str):
+    http = signed_in(desk.url, username)
+    yield http
+    http.close()
+
+
+@pytest.fixture(scope="module")
+def nurse(desk):
+    yield from signed_in_as(desk, NURSE)
+
+
+@pytest.fixture(scope="module")
+def physician(desk):
+    yield from signed_in_as(desk, PHYSICIAN)
+
+
+@pytest.fixture(scope="module")
+def operator(desk):
+    yield from signed_in_as(desk, OPERATOR)
 
 
 @pytest.fixture(scope="module")

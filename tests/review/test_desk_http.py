@@ -15,37 +15,10 @@ from service.storage import open_storage
 from service.storage.tables import Claim, ClaimEvent, ReviewerAccount
 from tests.pas.cases import CD22_NEGATIVE, MISSING_CD22
 from tests.pas.read import review_action
-from tests.review.desk import NURSE, OPERATOR, PASSWORD, PHYSICIAN, make_account, sign_in, signed_in, submit
+from tests.review.desk import NURSE, PASSWORD, make_account, sign_in, signed_in, submit
 from tests.review.seed import EXPECTED, FROM, REASONS, TO
 
 REPORT = f"/reports/prior-authorization?from={FROM}&to={TO}"
-
-
-@pytest.fixture(scope="module")
-def anon(desk):
-    with httpx.Client(base_url=desk.url, timeout=30) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def nurse(desk):
-    http = signed_in(desk.url, NURSE)
-    yield http
-    http.close()
-
-
-@pytest.fixture(scope="module")
-def physician(desk):
-    http = signed_in(desk.url, PHYSICIAN)
-    yield http
-    http.close()
-
-
-@pytest.fixture(scope="module")
-def operator(desk):
-    http = signed_in(desk.url, OPERATOR)
-    yield http
-    http.close()
 
 
 @pytest.fixture()

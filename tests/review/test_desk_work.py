@@ -8,31 +8,10 @@ import uuid
 from datetime import date
 
 import httpx
-import pytest
 
 from tests.pas.cases import CD22_NEGATIVE, MISSING_CD22
 from tests.pas.read import review_action
 from tests.review.desk import NURSE, OPERATOR, PHYSICIAN, sign_in, signed_in, submit
-
-
-@pytest.fixture(scope="module")
-def anon(desk):
-    with httpx.Client(base_url=desk.url, timeout=30) as http:
-        yield http
-
-
-@pytest.fixture(scope="module")
-def nurse(desk):
-    http = signed_in(desk.url, NURSE)
-    yield http
-    http.close()
-
-
-@pytest.fixture(scope="module")
-def physician(desk):
-    http = signed_in(desk.url, PHYSICIAN)
-    yield http
-    http.close()
 
 
 def form(http: httpx.Client, **fields) -> dict:

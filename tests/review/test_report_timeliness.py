@@ -27,7 +27,6 @@ from service.review.report import (
 from service.review.reporting import presets, queue_link
 from service.storage import open_storage
 from service.storage.tables import Claim, ClaimResponseRow
-from tests.review.desk import NURSE, OPERATOR, signed_in
 from tests.smart.axe import assert_accessible
 from tests.support.browser import BROWSER_TESTS, launch_chromium, save_screenshot
 
@@ -156,19 +155,6 @@ def test_queue_links_use_the_filters_the_queue_has_and_presets_cover_quarters_an
 
 
 # --- over HTTP ------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def operator(desk):
-    http = signed_in(desk.url, OPERATOR)
-    yield http
-    http.close()
-
-
-@pytest.fixture(scope="module")
-def nurse(desk):
-    http = signed_in(desk.url, NURSE)
-    yield http
-    http.close()
 
 
 def cell(html: str, attrs: str) -> str:
