@@ -9,6 +9,9 @@
 #                 differ), so nothing a cache could keep would repeat; the service keeps none:
 #                 every call runs prefill and the decision
 #
+# Each on two bodies: `plain` (the test suite's request) and `ehr` (bench/crd_body.py --ehr: an EHR's
+# order-sign, 13 KB with meta, narrative, dosage and a fuller chart; issue 25).
+#
 # Usage: bash bench/crd_order_sign.sh [seconds per run] [rounds]
 #   COMPARE_WITH=/path/to/another/checkout adds its same-chart and new-charts runs to every round
 #   (before/after a change: git worktree add /tmp/before <commit>).
@@ -18,12 +21,13 @@ DURATION="${1:-15}"
 ROUNDS="${2:-3}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-python3 bench/crd_body.py > "$work/body.json"
-script() {  # file variants
+python3 bench/crd_body.py > "$work/body-plain.json"
+python3 bench/crd_body.py --ehr > "$work/body-ehr.json"
+script() {  # file variants body
   cat > "$1" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$work/body.json", "r"); local base = f:read("*a"); f:close()
+local f = io.open("$3", "r"); local base = f:read("*a"); f:close()
 local bodies, n = {}, $2
 for i = 1, n do  -- a birth date and a CD22 percent of its own; a distinct hookInstance per body
   local t = os.time({year = 1940, month = 1, day = 1, hour = 12}) + (i - 1) * 86400
@@ -43,16 +47,18 @@ done = function(summary, latency, requests)
 end
 LUA
 }
-script "$work/same.lua" 1
-script "$work/new.lua" 20000
-run() {  # name app port path lua [app-dir]
-  DATA_DIR="$work/data-$3" LOG_LEVEL=WARNING PUBLIC_BASE_URL="http://127.0.0.1:$3" \
+for shape in plain ehr; do
+  script "$work/same-$shape.lua" 1 "$work/body-$shape.json"
+  script "$work/new-$shape.lua" 20000 "$work/body-$shape.json"
+done
+run() {  # name app port path lua body [app-dir]
+  DATA_DIR="$work/data-$3" LOG_LEVEL=WARNING PUBLIC_BASE_URL="http://127.0.0.1:$3" CDS_ALLOW_UNSIGNED=true \
     python3 -m uvicorn "$2" --host 127.0.0.1 --port "$3" --workers 1 --log-level warning --no-access-log \
-    --app-dir "${6:-.}" &
+    --app-dir "${7:-.}" &
   local pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$3/docs" 2>/dev/null && break; sleep 0.1; done
   local url="http://127.0.0.1:$3$4"
-  curl -sf -o /dev/null -H 'Content-Type: application/json' --data-binary @"$work/body.json" "$url" \
+  curl -sf -o /dev/null -H 'Content-Type: application/json' --data-binary @"$6" "$url" \
     || { echo "$1: $url does not answer 200" >&2; kill "$pid"; return 1; }
   wrk -t2 -c16 -d2s -s "$5" "$url" >/dev/null  # warm-up
   echo "$1: $(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$5" "$url" | grep RESULT)"
@@ -61,14 +67,17 @@ run() {  # name app port path lua [app-dir]
 # Rounds interleave the four runs, so a slow spell of this shared VM hits them alike; the
 # summary gives each run's median and the service's median ratio to each floor.
 for round in $(seq "$ROUNDS"); do
-  run floor-json bench.floor_app:app 18081 /json/cds-services/besponsa-order-sign "$work/same.lua"
-  run floor-orjson bench.floor_app:app 18082 /orjson/cds-services/besponsa-order-sign "$work/same.lua"
-  run same-chart service.app:app 18083 /cds-services/besponsa-order-sign "$work/same.lua"
-  run new-charts service.app:app 18084 /cds-services/besponsa-order-sign "$work/new.lua"
-  if [ -n "${COMPARE_WITH:-}" ]; then
-    run same-chart-other service.app:app 18085 /cds-services/besponsa-order-sign "$work/same.lua" "$COMPARE_WITH"
-    run new-charts-other service.app:app 18086 /cds-services/besponsa-order-sign "$work/new.lua" "$COMPARE_WITH"
-  fi
+  for shape in plain ehr; do
+    body="$work/body-$shape.json"
+    run "floor-json-$shape" bench.floor_app:app 18081 /json/cds-services/besponsa-order-sign "$work/same-$shape.lua" "$body"
+    run "floor-orjson-$shape" bench.floor_app:app 18082 /orjson/cds-services/besponsa-order-sign "$work/same-$shape.lua" "$body"
+    run "same-chart-$shape" service.app:app 18083 /cds-services/besponsa-order-sign "$work/same-$shape.lua" "$body"
+    run "new-charts-$shape" service.app:app 18084 /cds-services/besponsa-order-sign "$work/new-$shape.lua" "$body"
+    if [ -n "${COMPARE_WITH:-}" ]; then
+      run "same-chart-$shape-other" service.app:app 18085 /cds-services/besponsa-order-sign "$work/same-$shape.lua" "$body" "$COMPARE_WITH"
+      run "new-charts-$shape-other" service.app:app 18086 /cds-services/besponsa-order-sign "$work/new-$shape.lua" "$body" "$COMPARE_WITH"
+    fi
+  done
 done | tee "$work/results"
 python3 - "$work/results" <<'PY'
 import re, statistics, sys
@@ -79,11 +88,14 @@ for line in open(sys.argv[1]):
 rounds = list(zip(*runs.values()))
 print(f"\nmedians over {len(rounds)} rounds:")
 for name, rows in runs.items():
-    print(f"  {name:13s} {statistics.median(r[0] for r in rows):6.0f} req/s  p50 "
+    print(f"  {name:22s} {statistics.median(r[0] for r in rows):6.0f} req/s  p50 "
           f"{statistics.median(r[1] for r in rows):.2f} ms  p99 {statistics.median(r[2] for r in rows):.2f} ms")
-for name in [n for n in ("same-chart", "new-charts", "same-chart-other", "new-charts-other") if n in runs]:
-    for floor in ("floor-json", "floor-orjson"):
-        ratios = [a[0] / b[0] for a, b in zip(runs[name], runs[floor])]
-        print(f"  {name} / {floor}: median {statistics.median(ratios):.2f} "
-              f"(rounds: {' '.join(f'{r:.2f}' for r in ratios)})")
+for shape in ("plain", "ehr"):
+    for name in [f"{k}-{shape}{o}" for k in ("same-chart", "new-charts") for o in ("", "-other")]:
+        if name not in runs:
+            continue
+        for floor in (f"floor-json-{shape}", f"floor-orjson-{shape}"):
+            ratios = [a[0] / b[0] for a, b in zip(runs[name], runs[floor])]
+            print(f"  {name} / {floor}: median {statistics.median(ratios):.2f} "
+                  f"(rounds: {' '.join(f'{r:.2f}' for r in ratios)})")
 PY
