@@ -1,6 +1,7 @@
 """The queue of pended requests (soonest due first) and the case page with its three actions."""
 from __future__ import annotations
 
+from collections import Counter
 from functools import partial
 from urllib.parse import urlencode
 
@@ -40,8 +41,8 @@ STATE_FILTER = {"": "Any state", **STATES}
 @router.get("/review", include_in_schema=False)
 async def show_queue(request: Request, payer: str = "", status: str = "pended", priority: str = "", q: str = "",
                      state: str = "", mine: str = "", page_no: int = Query(1, alias="page", ge=1, le=10_000)):
-    """Pended requests sorted by due time, with time left and what each waits for; search by PA number or
-    member id; my cases; 50 a page."""
+    """Pended requests sorted by due time, with time left and what each waits for (counted per state);
+    search by PA number, member id or provider NPI; my cases; 50 a page."""
     reviewer = await signed_in(request, policy.REVIEW)
     payers = {pid: p.payer_name for pid, p in sorted(all_policies().items())}
     if (payer and payer not in payers) or status not in STATUSES or priority not in PRIORITIES \
@@ -53,14 +54,25 @@ async def show_queue(request: Request, payer: str = "", status: str = "pended", 
         priority=priority or None, search=q.strip() or None, assigned_to=reviewer.id if mine else None))
     now = now_utc()
     rows = [queue_row(c, r, now) for c, r in pairs]
+    counts = Counter(row.state for row in rows)  # before the state filter: what each choice would show
     if state:
         rows = [row for row in rows if row.state == state]
     shown = rows[(page_no - 1) * PAGE_SIZE:page_no * PAGE_SIZE]
     chosen = {"payer": payer, "status": status, "priority": priority, "q": q, "state": state, "mine": mine}
     return page(request, "review/queue.html", reviewer=reviewer, rows=shown, total=len(rows), now=now, payers=payers,
-                statuses=STATUSES, priorities=PRIORITIES, states=STATE_FILTER, chosen=chosen, page_no=page_no,
+                statuses=STATUSES, priorities=PRIORITIES, states=STATE_FILTER, counts=counts, chosen=chosen,
+                page_no=page_no,
                 pages=max(1, -(-len(rows) // PAGE_SIZE)),
                 link=lambda n: "/review?" + urlencode({**{k: v for k, v in chosen.items() if v}, "page": n}))
+
+
+def finding(det) -> str:
+    """The engine's finding in one line, for the decision panel: what is not met, else what is needed."""
+    failed = [CONCEPTS[c].display for c in not_met(det)]
+    if failed:
+        return "Not met: " + "; ".join(failed)
+    needed = list(dict.fromkeys(CONCEPTS[r.concept].display for r in det.reasons))
+    return ("Needed: " + "; ".join(needed)) if needed else "Every criterion is met on these answers."
 
 
 def answers_of_request(bundle: object) -> dict[str, object]:
@@ -103,6 +115,7 @@ def load_case(storage, settings, response_id: str) -> dict | None:
         "history": history, "audit": trail,
         "pended": claim.decision == "pend",
         "not_met": [(c, CONCEPTS[c].display) for c in not_met(det)],
+        "finding": finding(det),
     }
 
 

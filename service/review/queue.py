@@ -46,6 +46,7 @@ class QueueRow:
     state: str = "missing"  # a STATES key, or the decision of a decided case
     state_words: str = ""
     assigned_to: str | None = None
+    since: datetime | None = None  # information requested: when the provider was asked (the current version)
 
 
 def span(seconds: float) -> str:
@@ -72,6 +73,7 @@ def queue_row(claim: Claim, response: ClaimResponseRow, now: datetime) -> QueueR
     left, overdue = time_left(due, claim.decision != "pend", now)
     reasons = tuple(CONCEPTS[c].display if c in CONCEPTS else c for c in reason_codes(response.resource))
     state, words = case_state(claim, response)
+    since = response.created_at if state == "info-requested" else None
     return QueueRow(claim.response_id, response.auth_number or "", policy.payer_name if policy else claim.payer_id,
                     claim.priority, DECISIONS.get(claim.decision, claim.decision), claim.created_at, due,
-                    left, overdue, reasons, state, words, claim.assigned_to)
+                    left, overdue, reasons, state, words, claim.assigned_to, since)

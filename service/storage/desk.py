@@ -14,7 +14,8 @@ def list_queue(storage: Storage, *, pended_only: bool, payer: str | None, priori
                search: str | None = None, assigned_to: str | None = None, limit: int = 500,
                offset: int = 0) -> list[tuple[Claim, ClaimResponseRow]]:
     """Claims with their current response, soonest due first (CMS-0057-F decision timeframes); `search`
-    finds a PA number or a member id exactly; `assigned_to` keeps one reviewer's cases."""
+    finds a PA number, a member id or the requesting provider's NPI exactly; `assigned_to` keeps one
+    reviewer's cases."""
     query = (select(Claim, ClaimResponseRow)
              .join(ClaimResponseRow, (ClaimResponseRow.claim_id == Claim.id)
                    & (ClaimResponseRow.version == Claim.current_version))
@@ -22,7 +23,8 @@ def list_queue(storage: Storage, *, pended_only: bool, payer: str | None, priori
     if search:
         # member_key is "system|value" (PAS inquiry keys); a reviewer types the value they see on the card.
         query = query.where(or_(ClaimResponseRow.auth_number == search, Claim.member_key == search,
-                                Claim.member_key.endswith(f"|{search}", autoescape=True)))
+                                Claim.member_key.endswith(f"|{search}", autoescape=True),
+                                Claim.provider_ref.endswith(f"|{search}", autoescape=True)))
     if assigned_to:
         query = query.where(Claim.assigned_to == assigned_to)
     if pended_only:

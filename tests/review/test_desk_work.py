@@ -32,15 +32,25 @@ def test_each_open_case_says_what_it_waits_for(nurse, anon):
     assert "Criteria not met: needs a physician" in row_of(queue, failing["id"])
     nurse.post(f"/pas/review/{missing['id']}", json={"decision": "request-info", "note": "send the CD22 report",
                                                      "concepts": ["cd22-status"]})
-    assert "Information requested: with the provider" in row_of(nurse.get("/review").text, missing["id"])
+    queue = nurse.get("/review").text
+    assert "Information requested: with the provider" in row_of(queue, missing["id"])
+    assert "since " in row_of(queue, missing["id"])  # the provider was asked at this time
+    counts = re.search(r'<p class="counts" id="state-counts">(.*?)</p>', queue, re.S).group(1)
+    listed = len(re.findall(r'data-response-id="', queue))
+    assert sum(int(n) for n in re.findall(r": (\d+)</a>", counts)) == listed  # every open case counted once
     only = nurse.get("/review", params={"state": "would-deny"}).text
     assert failing["id"] in only and missing["id"] not in only
+    assert "Not met: CD22" in nurse.get(f"/review/{failing['id']}").text  # the engine's finding, in one line
 
 
 def test_search_finds_a_pa_number_or_a_member_id(nurse, anon):
     member = f"M-{uuid.uuid4().hex[:8]}"
     case = submit(anon, "aetna", MISSING_CD22, member=member)
     number = review_action(case)["number"]
+    npi = "1999999992"
+    by_npi = submit(anon, "aetna", MISSING_CD22, npi=npi)
+    found = nurse.get("/review", params={"q": npi, "status": "all"}).text
+    assert by_npi["id"] in found and case["id"] not in found
     for q in (number, member):
         found = nurse.get("/review", params={"q": q, "status": "all"}).text
         assert case["id"] in found and found.count("data-response-id=") == 1, q
