@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -146,14 +148,15 @@ class Settings(BaseSettings):
 
     def contact_for(self, payer_id: str) -> str:
         """The payer's peer-to-peer and appeal contact (PAYER_CONTACTS), or where to find it."""
-        contacts = json.loads(self.payer_contacts) if self.payer_contacts.strip() else {}
+        contacts = parsed_json_map(self.payer_contacts)
         return contacts.get(payer_id) or contacts.get("*") or (
             "Call the provider services number on the back of the member's ID card and ask for "
             "utilization management (peer-to-peer review or appeal).")
 
     @property
-    def x12_reasons(self) -> dict[str, str]:
-        return json.loads(self.x12_reason_codes) if self.x12_reason_codes.strip() else {}
+    def x12_reasons(self) -> Mapping[str, str]:
+        """X12_REASON_CODES parsed (once per value; every $submit and review reads it)."""
+        return parsed_json_map(self.x12_reason_codes)
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:
@@ -173,6 +176,12 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+@lru_cache(maxsize=16)
+def parsed_json_map(raw: str) -> Mapping[str, str]:
+    """A JSON object setting (validated at start-up) parsed once per value, read-only."""
+    return MappingProxyType(json.loads(raw) if raw.strip() else {})
 
 
 @lru_cache(maxsize=16)

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.api.body import read_json
+from service.api.deps import SettingsDep, StorageDep
 from service.api.openapi import json_body
 from service.auth.guard import caller_of
 from service.errors import bad_request, not_found
+from service.fhir.bundle import searchset
 from service.fhir.outcome import fhir_response
 from service.pas import inquiry
 from service.pas.bundle import unwrap_resource
@@ -33,13 +36,15 @@ def owner_of(request: Request) -> str | None:
     return caller.owner if caller is not None else None
 
 
+OwnerDep = Annotated[str | None, Depends(owner_of)]
+
+
 @router.post("/fhir/Claim/$submit", openapi_extra=json_body("PAS request Bundle (or Parameters resource)",
                                                              "pas/submit-aetna.json"))
-async def claim_submit(request: Request):
+async def claim_submit(request: Request, storage: StorageDep, settings: SettingsDep, owner: OwnerDep):
     """PAS 2.2 Claim/$submit: a request Bundle in, a response Bundle with the ClaimResponse out."""
     req = read_submit(unwrap_resource(await read_json(request)))
-    storage, settings = request.app.state.storage, request.app.state.settings
-    stored = await run_in_threadpool(submit, storage, settings, req, owner_of(request))
+    stored = await run_in_threadpool(submit, storage, settings, req, owner)
     request.state.audit_ref = ("ClaimResponse", stored.response.response_id)
     log.info("pas determination", extra={"fields": {
         "payer": stored.claim.payer_id, "decision": stored.claim.decision, "replayed": not stored.created}})
@@ -47,34 +52,32 @@ async def claim_submit(request: Request):
 
 
 @router.post("/fhir/Claim/$inquire", openapi_extra=json_body("PAS inquiry request Bundle"))
-async def claim_inquire(request: Request):
+async def claim_inquire(request: Request, storage: StorageDep, settings: SettingsDep, owner: OwnerDep):
     """PAS 2.2 Claim/$inquire: Parameters with one inquiry response Bundle per matching request."""
     keys = inquiry.inquiry_keys(unwrap_resource(await read_json(request)))
-    found = await run_in_threadpool(inquiry.find_matches, request.app.state.storage, keys, owner_of(request))
-    base = request.app.state.settings.public_base_url
+    found = await run_in_threadpool(inquiry.find_matches, storage, keys, owner)
+    base = settings.public_base_url
     return fhir_response({"resourceType": "Parameters", "parameter": [
         {"name": "return", "resource": response_bundle(base, s, inquiry=True)} for s in found]})
 
 
 @router.get("/fhir/ClaimResponse/{response_id}")
-async def read_claim_response(response_id: str, request: Request):
+async def read_claim_response(response_id: str, storage: StorageDep, owner: OwnerDep):
     """Current version of a ClaimResponse (FHIR read)."""
     if not fhir_id(response_id):
         raise not_found(f"ClaimResponse/{response_id[:64]!r}")
-    stored = await run_in_threadpool(partial(repo.get_response, owner=owner_of(request)),
-                                     request.app.state.storage, response_id)
+    stored = await run_in_threadpool(partial(repo.get_response, owner=owner), storage, response_id)
     if stored is None:
         raise not_found(f"ClaimResponse/{response_id}")
     return fhir_response(stored.response.resource, headers={"ETag": f'W/"{stored.response.version}"'})
 
 
 @router.get("/fhir/ClaimResponse/{response_id}/_history/{version}")
-async def vread_claim_response(response_id: str, version: int, request: Request):
+async def vread_claim_response(response_id: str, version: int, storage: StorageDep, owner: OwnerDep):
     """One version of a ClaimResponse (FHIR vread): every determination stays readable."""
     if not fhir_id(response_id) or not 1 <= version < 2**31:
         raise not_found(f"ClaimResponse/{response_id[:64]!r}/_history/{version}")
-    stored = await run_in_threadpool(partial(repo.get_response, owner=owner_of(request)),
-                                     request.app.state.storage, response_id, version)
+    stored = await run_in_threadpool(partial(repo.get_response, owner=owner), storage, response_id, version)
     if stored is None:
         raise not_found(f"ClaimResponse/{response_id}/_history/{version}")
     return fhir_response(stored.response.resource)
@@ -88,7 +91,7 @@ def search_key(value: str, resource_type: str) -> str:
 
 
 @router.get("/fhir/ClaimResponse")
-async def search_claim_responses(request: Request):
+async def search_claim_responses(request: Request, storage: StorageDep, settings: SettingsDep, owner: OwnerDep):
     """Search by `patient` (reference) and/or `request` (Claim reference): a searchset Bundle."""
     params = request.query_params
     unknown = sorted(set(params) - {"patient", "request", "_count"})
@@ -104,11 +107,6 @@ async def search_claim_responses(request: Request):
         if value is not None and (len(value) > 256 or not value.isprintable()):
             raise bad_request("must be a reference of at most 256 printable characters", name, code="value")
     found = await run_in_threadpool(
-        repo.search, request.app.state.storage,
-        patient_ref=search_key(patient, "Patient") if patient else None,
-        request_ref=search_key(req_ref, "Claim") if req_ref else None, owner=owner_of(request), limit=int(count))
-    base = request.app.state.settings.public_base_url
-    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                          "entry": [{"fullUrl": f"{base}/fhir/ClaimResponse/{s.response.response_id}",
-                                     "resource": s.response.resource,
-                                     "search": {"mode": "match"}} for s in found]})
+        partial(repo.search, storage, patient_ref=search_key(patient, "Patient") if patient else None,
+                request_ref=search_key(req_ref, "Claim") if req_ref else None, owner=owner, limit=int(count)))
+    return fhir_response(searchset(settings.public_base_url, "ClaimResponse", [s.response.resource for s in found]))
