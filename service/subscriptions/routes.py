@@ -9,13 +9,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from service.api.body import read_json
+from service.api.deps import PrincipalDep, SettingsDep, StorageDep, get_principal
 from service.api.openapi import json_body
-from service.auth.guard import caller_of
-from service.auth.tokens import Caller
-from service.errors import ApiError, Issue, not_found, unauthorized
+from service.errors import ApiError, Issue, not_found
 from service.fhir.bundle import searchset
 from service.fhir.outcome import fhir_response
 from service.storage import subscriptions as repo
+from service.storage.db import Storage
 from service.subscriptions import PAS_SUBSCRIPTION_PROFILE, SUBSCRIPTION_PROFILE
 from service.subscriptions.notify import HANDSHAKE, build_notification, build_status_bundle
 from service.subscriptions.request import read_subscription
@@ -24,15 +24,6 @@ from service.subscriptions.worker import post_notification
 router = APIRouter(tags=["subscriptions"])
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 STATUSES = (repo.REQUESTED, repo.ACTIVE, repo.ERROR, repo.OFF)
-
-
-def caller_or_401(request: Request) -> Caller:
-    """The caller the access guard admitted. Every route here is in the guard's table, so a missing caller
-    means the table and the routes disagree: refused, never taken for 'authorization off'."""
-    caller = caller_of(request)
-    if caller is None:
-        raise unauthorized("a bearer access token is required")
-    return caller
 
 
 def render_subscription(sub: repo.SubscriptionRow) -> dict:
@@ -48,12 +39,12 @@ def render_subscription(sub: repo.SubscriptionRow) -> dict:
     return resource
 
 
-def find_own(request: Request, subscription_id: str) -> repo.SubscriptionRow:
-    """The caller's subscription, or 404 (another owner's is as unknown as a missing one)."""
+def find_own(storage: Storage, request: Request, subscription_id: str) -> repo.SubscriptionRow:
+    """The caller's subscription, or 404 (another owner's is as unknown as a missing one). The id is checked
+    first: a path that names no resource (`$status` with no id) is a 404, not a question of who asks."""
     sub = None
     if FHIR_ID.fullmatch(subscription_id):
-        owner = caller_or_401(request).owner
-        sub = repo.get_subscription(request.app.state.storage, subscription_id, owner=owner)
+        sub = repo.get_subscription(storage, subscription_id, owner=get_principal(request).owner)
     if sub is None:
         raise not_found(f"Subscription/{subscription_id}")
     return sub
@@ -65,55 +56,51 @@ def gone(subscription_id: str) -> ApiError:
 
 
 @router.post("/fhir/Subscription", openapi_extra=json_body("PAS Subscription (R4 backport, rest-hook)"))
-async def create_subscription(request: Request):
+async def create_subscription(request: Request, caller: PrincipalDep, storage: StorageDep, settings: SettingsDep):
     """Create: stored as requested, a handshake posted to the endpoint, then active (or error with why)."""
-    caller = caller_or_401(request)
-    app = request.app
-    settings = app.state.settings
     wanted = read_subscription(await read_json(request), settings.subscription_origins)
     base = settings.public_base_url
     sub = await run_in_threadpool(partial(repo.create_subscription, owner=caller.owner, client_id=caller.client_id),
-                                  app.state.storage, wanted)
+                                  storage, wanted)
     request.state.audit_ref = ("Subscription", sub.id)
     # Checked again at connect time: the name is resolved once and every address it has must be allowed.
-    error = await post_notification(app.state.http.under(settings.subscription_origins), sub,
+    error = await post_notification(request.app.state.http.under(settings.subscription_origins), sub,
                                     build_notification(base, sub, HANDSHAKE))
-    updated = await run_in_threadpool(repo.record_handshake, app.state.storage, sub.id,
+    updated = await run_in_threadpool(repo.record_handshake, storage, sub.id,
                                       None if error is None else f"handshake: {error}")
     sub = updated or sub
     return fhir_response(render_subscription(sub), 201, {"Location": f"{base}/fhir/Subscription/{sub.id}"})
 
 
 @router.get("/fhir/Subscription/{subscription_id}/$status")
-def read_status(subscription_id: str, request: Request):
+def read_status(subscription_id: str, request: Request, storage: StorageDep, settings: SettingsDep):
     """$status (instance): a searchset Bundle with one query-status Parameters."""
-    sub = find_own(request, subscription_id)
-    return fhir_response(build_status_bundle(request.app.state.settings.public_base_url, sub))
+    sub = find_own(storage, request, subscription_id)
+    return fhir_response(build_status_bundle(settings.public_base_url, sub))
 
 
 @router.get("/fhir/Subscription/{subscription_id}")
-def read_subscription_route(subscription_id: str, request: Request):
+def read_subscription_route(subscription_id: str, request: Request, storage: StorageDep):
     """FHIR read of one of the caller's subscriptions; 410 once deleted."""
-    sub = find_own(request, subscription_id)
+    sub = find_own(storage, request, subscription_id)
     if sub.deleted_at is not None:
         raise gone(subscription_id)
     return fhir_response(render_subscription(sub))
 
 
 @router.get("/fhir/Subscription")
-def search_subscriptions(request: Request, status: str | None = None):
+def search_subscriptions(caller: PrincipalDep, storage: StorageDep, settings: SettingsDep, status: str | None = None):
     """FHIR search: the caller's own subscriptions that were not deleted, optionally by status."""
-    owner = caller_or_401(request).owner
     found = [] if status is not None and status not in STATUSES else \
-        repo.list_subscriptions(request.app.state.storage, owner=owner, status=status)
-    return fhir_response(searchset(request.app.state.settings.public_base_url, "Subscription",
+        repo.list_subscriptions(storage, owner=caller.owner, status=status)
+    return fhir_response(searchset(settings.public_base_url, "Subscription",
                                    [render_subscription(s) for s in found]))
 
 
 @router.delete("/fhir/Subscription/{subscription_id}")
-def delete_subscription(subscription_id: str, request: Request):
+def delete_subscription(subscription_id: str, request: Request, storage: StorageDep):
     """FHIR delete: status off, nothing more is sent; deleting again is fine (204)."""
     if not FHIR_ID.fullmatch(subscription_id) or not repo.delete_subscription(
-            request.app.state.storage, subscription_id, owner=caller_or_401(request).owner):
+            storage, subscription_id, owner=get_principal(request).owner):
         raise not_found(f"Subscription/{subscription_id}")
     return Response(status_code=204)
