@@ -70,9 +70,9 @@ def smart_configuration(base_url: str) -> dict:
 
 @router.get("/.well-known/smart-configuration")
 @router.get("/fhir/.well-known/smart-configuration")
-def read_smart_configuration(request: Request) -> JSONResponse:
+def read_smart_configuration(settings: SettingsDep) -> JSONResponse:
     """Discovery at the server root and at the FHIR base (SMART 2.x: {fhir-base}/.well-known)."""
-    return JSONResponse(smart_configuration(request.app.state.settings.public_base_url))
+    return JSONResponse(smart_configuration(settings.public_base_url))
 
 
 def oauth_error(error: OAuthError) -> JSONResponse:

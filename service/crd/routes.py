@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from service.api.deps import StorageDep
 from service.api.openapi import json_body
 from service.auth.guard import access_event, write_events
 from service.auth.keysources import parse_issuers
@@ -142,7 +143,7 @@ router.add_api_route(
 
 
 @router.post("/cds-services/{service_id}/feedback", openapi_extra=json_body("CDS Hooks feedback", media="application/json"))
-async def feedback(service_id: str, request: Request):
+async def feedback(service_id: str, request: Request, storage: StorageDep):
     """CDS Hooks 2.0 Feedback: stored per card."""
     if service_id not in SERVICES_BY_ID:
         raise not_found(f"CDS service {service_id!r}")
@@ -160,7 +161,7 @@ async def feedback(service_id: str, request: Request):
     if problems:
         raise invalid(problems, status=400)
     # A database write: on a worker thread, never on the event loop the hook calls share.
-    stored = await to_thread.run_sync(save_feedback, request.app.state.storage, service_id, items)
+    stored = await to_thread.run_sync(save_feedback, storage, service_id, items)
     return JSONResponse({"stored": stored})
 
 

@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 
 from service.api.body import read_json
+from service.api.deps import SettingsDep
 from service.api.openapi import json_body
 from service.dtr.adaptive import next_question
 from service.dtr.artifacts import find_by_canonical, libraries, questionnaires
@@ -37,10 +38,10 @@ def read_questionnaire(qid: str):
 
 
 @router.get("/fhir/Questionnaire")
-def search_questionnaires(request: Request, url: str | None = None, version: str | None = None):
+def search_questionnaires(settings: SettingsDep, url: str | None = None, version: str | None = None):
     """Search by canonical `url` (optionally `url|version`) and `version`."""
     matches = find_by_canonical(questionnaires(), url, version)
-    return fhir_response(searchset(request.app.state.settings.public_base_url, "Questionnaire", matches))
+    return fhir_response(searchset(settings.public_base_url, "Questionnaire", matches))
 
 
 @router.get("/fhir/Library/{lid}")
@@ -50,10 +51,10 @@ def read_library(lid: str):
 
 
 @router.get("/fhir/Library")
-def search_libraries(request: Request, url: str | None = None, version: str | None = None):
+def search_libraries(settings: SettingsDep, url: str | None = None, version: str | None = None):
     """Search by canonical `url` (optionally `url|version`) and `version`."""
     matches = find_by_canonical(libraries(), url, version)
-    return fhir_response(searchset(request.app.state.settings.public_base_url, "Library", matches))
+    return fhir_response(searchset(settings.public_base_url, "Library", matches))
 
 
 @router.post("/fhir/Questionnaire/$questionnaire-package",
