@@ -147,3 +147,21 @@ async def show_case(request: Request, response_id: str, done: str = ""):
     """One request: order, patient (minimum necessary), answers with origins, criteria, the policy's words."""
     reviewer = await signed_in(request, policy.REVIEW)
     return await case_page(request, reviewer, response_id, done=done)
+
+
+@router.get("/review/{response_id}/letter", include_in_schema=False)
+async def show_letter(request: Request, response_id: str):
+    """The decision letter of a final determination, printable: the decision, the reasons in the policy's
+    words, the reviewer's rationale, who decided, and how to ask for a peer-to-peer review or appeal."""
+    reviewer = await signed_in(request, policy.REVIEW)
+    app = request.app
+    context = await run_in_threadpool(load_case, app.state.storage, app.state.settings, response_id)
+    if context is None:
+        return problem_page(request, 404, "No such request", f"No determination {response_id} is stored.", reviewer)
+    if context["pended"]:
+        return problem_page(request, 409, "No decision yet",
+                            "A letter is written once the request is decided; this one is still pended.", reviewer)
+    resource = context["stored"].response.resource
+    return page(request, "review/letter.html", reviewer=reviewer, resource=resource, told=context["told"],
+                contact=app.state.settings.contact_for(context["claim"].payer_id), decided=context["story"][-1],
+                **{k: context[k] for k in ("claim", "policy", "queue", "summary")})

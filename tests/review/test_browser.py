@@ -190,6 +190,11 @@ def test_a_physician_denies_and_the_provider_reads_the_note_on_inquiry(app, brow
     page.get_by_role("button", name="Sign and send the denial").click()
     page.wait_for_url("**?done=deny")
     assert "Denied" in page.get_by_role("status").inner_text()
+    page.get_by_role("link", name="The decision letter (printable)").click()
+    page.wait_for_url(f"**/review/{case['id']}/letter")
+    assert note in page.inner_text("main") and page.evaluate(UNNAMED) == []
+    save_screenshot(page, "review-letter.png")
+    page.go_back()
     assert page.locator(".case-head .status").inner_text().lower() == "denied"
     with httpx.Client(base_url=app.url, timeout=30) as provider:
         found = inquire(provider, "fepblue", MEMBER, PROVIDER_NPI)

@@ -96,6 +96,12 @@ def test_a_denial_is_previewed_then_signed_and_offers_a_peer_to_peer(physician, 
     assert any(n["text"].startswith("Peer-to-peer review and appeal") for n in denied["processNote"])
     page = physician.get(signed.headers["location"]).text
     assert "Decisions and notes" in page and "CD22 negative on flow" in page and PHYSICIAN in page
+    letter = physician.get(f"/review/{case['id']}/letter")  # printable, for every final decision
+    assert letter.status_code == 200 and denied["disposition"] in letter.text
+    assert "Peer-to-peer review and appeal" in letter.text and PHYSICIAN in letter.text
+    assert "CD22 negative on flow" in letter.text and "1980-01-01" not in letter.text
+    open_case = submit(anon, "aetna", MISSING_CD22)
+    assert physician.get(f"/review/{open_case['id']}/letter").status_code == 409
     assert 'id="next-case"' in page or "Back to the queue" in page
 
 
