@@ -28,6 +28,7 @@ class CriterionView:
     passage: str = ""  # the id of the <mark> that quotes the cite
     answer: str = ""
     children: list[CriterionView] = field(default_factory=list)
+    off_path: bool = False  # a branch of an "any" another met branch already decides: shown folded
 
 
 def describe_fact(fact: Fact) -> str:
@@ -54,8 +55,11 @@ def judge(policy: Policy, answers: Mapping[str, object], anchors: Mapping[str, s
             return CriterionView("review", f"{CONCEPTS[node.concept].display}: a clinician's judgement", status,
                                  node.cite, anchors.get(node.cite, ""), show_value(node.concept, answers.get(node.concept)))
         kind = "all" if isinstance(node, AllOf) else "any"
-        return CriterionView(kind, node.label, status, node.cite, anchors.get(node.cite, ""), "",
-                             [view(c) for c in node.children])
+        children = [view(c) for c in node.children]
+        if kind == "any" and any(c.status == STATUS[True] for c in children):
+            for child in children:  # off the deciding path: the reviewer unfolds it if they want
+                child.off_path = child.status != STATUS[True]
+        return CriterionView(kind, node.label, status, node.cite, anchors.get(node.cite, ""), "", children)
 
     return view(tree)
 

@@ -130,3 +130,14 @@ def test_review_outcomes_keep_the_policy_words():
     with pytest.raises(ApiError) as alien:
         review_outcome(aetna, det, ReviewAction("deny", "no", concepts=("attest-liver-tests",)), 6, {})
     assert alien.value.status == 422
+
+
+def test_branches_another_met_branch_decides_are_folded_and_no_others():
+    """Issue 22: off the deciding path means a sibling of a met branch under an 'any'; nothing else folds."""
+    def walk(node, payer: str, parent=None) -> int:
+        met_sibling = parent is not None and parent.kind == "any" and any(c.status == "met" for c in parent.children)
+        assert node.off_path == (met_sibling and node.status != "met"), (payer, node.label)
+        return int(node.off_path) + sum(walk(child, payer, node) for child in node.children)
+
+    folded = sum(walk(judge(get_policy(p), BASE, {}), p) for p in ("aetna", "bcbsnc", "bcbst", "fepblue", "nanthealth"))
+    assert folded > 0  # the BASE case takes one branch of at least one 'any'
