@@ -113,15 +113,7 @@ class Settings(BaseSettings):
     @field_validator("x12_reason_codes")
     @classmethod
     def _x12(cls, value: str) -> str:
-        if value.strip():
-            try:
-                mapping = json.loads(value)
-            except ValueError:
-                raise ValueError("X12_REASON_CODES must be a JSON object") from None
-            if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
-                                                        for k, v in mapping.items()):
-                raise ValueError("X12_REASON_CODES must map concept codes or reason kinds to X12 886 codes")
-        return value
+        return check_json_map(value, "X12_REASON_CODES", "concept codes or reason kinds to X12 886 codes")
 
     @field_validator("um_rules")
     @classmethod
@@ -136,15 +128,7 @@ class Settings(BaseSettings):
     @field_validator("payer_contacts")
     @classmethod
     def _contacts(cls, value: str) -> str:
-        if value.strip():
-            try:
-                mapping = json.loads(value)
-            except ValueError:
-                raise ValueError("PAYER_CONTACTS must be a JSON object") from None
-            if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
-                                                        for k, v in mapping.items()):
-                raise ValueError("PAYER_CONTACTS must map payer ids (or \"*\") to contact text")
-        return value
+        return check_json_map(value, "PAYER_CONTACTS", "payer ids (or \"*\") to contact text")
 
     def contact_for(self, payer_id: str) -> str:
         """The payer's peer-to-peer and appeal contact (PAYER_CONTACTS), or where to find it."""
@@ -176,6 +160,19 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def check_json_map(value: str, name: str, meaning: str) -> str:
+    """A setting that is empty or a JSON object of non-empty strings; ValueError says what it must map."""
+    if value.strip():
+        try:
+            mapping = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a JSON object") from None
+        if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                                    for k, v in mapping.items()):
+            raise ValueError(f"{name} must map {meaning}")
+    return value
 
 
 @lru_cache(maxsize=16)

@@ -209,3 +209,15 @@ def test_claim_response_search_takes_a_bare_patient_id(client):
     assert client.post("/fhir/Claim/$submit", json=request_bundle("aetna", BASE)).status_code == 200
     for patient in ("pat1", "Patient/pat1", "http://provider.example.org/fhir/Patient/pat1"):
         assert client.get(f"/fhir/ClaimResponse?patient={patient}").json()["total"] == 1, patient
+
+
+def test_json_map_settings_are_objects_of_non_empty_strings(tmp_path):
+    import pytest
+    from pydantic import ValidationError
+
+    from service.config import Settings
+    for name, bad in (("payer_contacts", "[1]"), ("payer_contacts", '{"aetna": "  "}'),
+                      ("x12_reason_codes", "not json"), ("x12_reason_codes", '{"cd22-status": ""}')):
+        with pytest.raises(ValidationError, match=name.upper()):
+            Settings(data_dir=tmp_path, **{name: bad})
+    assert Settings(data_dir=tmp_path, payer_contacts='{"*": "Call 555-0100"}').contact_for("aetna") == "Call 555-0100"

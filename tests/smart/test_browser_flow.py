@@ -8,22 +8,9 @@ from tests.pas.server import running_server
 from tests.smart.axe import assert_accessible
 from tests.smart.flows import CONTACTS, CONTEXT, answers, field, launch, submit, wait_saved
 from tests.smart.mock_ehr import chart_for, running_ehr
-from tests.support.browser import BROWSER_TESTS, launch_chromium, save_screenshot
+from tests.support.browser import BROWSER_TESTS, save_screenshot
 
 pytestmark = BROWSER_TESTS
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("smart") / "data", None, SESSION_SECRET="test-secret",
-                        PAYER_CONTACTS=CONTACTS) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as b:
-        yield b
 
 
 def test_banner_provenance_override_autosave_and_approval(app, browser):

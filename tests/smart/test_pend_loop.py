@@ -3,28 +3,13 @@ the form on them, the answers sent as a PAS update of the same request, approved
 from __future__ import annotations
 
 import httpx
-import pytest
 
-from tests.pas.server import running_server
 from tests.smart.axe import assert_accessible
-from tests.smart.flows import CONTACTS, CONTEXT, answers, choose, field, launch, submit, unfocused_stops
+from tests.smart.flows import CONTEXT, answers, choose, field, launch, submit, unfocused_stops
 from tests.smart.mock_ehr import chart_for, running_ehr
-from tests.support.browser import BROWSER_TESTS, launch_chromium, save_screenshot
+from tests.support.browser import BROWSER_TESTS, save_screenshot
 
 pytestmark = BROWSER_TESTS
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("smart-pend") / "data", None, SESSION_SECRET="test-secret",
-                        PAYER_CONTACTS=CONTACTS) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as b:
-        yield b
 
 
 def test_required_items_are_listed_with_links_and_nothing_is_sent(app, browser):
