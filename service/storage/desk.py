@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
 
-from service.storage.db import Storage
+from service.storage.db import Storage, changed
 from service.storage.tables import Claim, ClaimEvent, ClaimResponseRow, QuestionnaireResponseRow, utcnow
 
 
@@ -144,7 +144,10 @@ def take_case(storage: Storage, claim_id: str, who: str) -> str | None:
 
 
 def release_case(storage: Storage, claim_id: str, who: str) -> None:
-    """Give a case back to the queue (only its holder can)."""
+    """Give a case back to the queue (only its holder can); the trail says who released it."""
     with storage.write() as session:
-        session.execute(update(Claim).where(Claim.id == claim_id, Claim.assigned_to == who)
-                        .values(assigned_to=None, assigned_at=None))
+        released = session.execute(update(Claim).where(Claim.id == claim_id, Claim.assigned_to == who)
+                                   .values(assigned_to=None, assigned_at=None))
+        if changed(released):
+            session.add(ClaimEvent(created_at=utcnow(), action="release", claim_id=claim_id, actor=who,
+                                   outcome="pend", detail=None))

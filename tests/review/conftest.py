@@ -63,6 +63,16 @@ def operator(desk):
     yield from signed_in_as(desk, OPERATOR)
 
 
+@pytest.fixture()
+def storage(desk):
+    """The desk server's own database, opened beside it (to look at what a request stored)."""
+    from service.config import Settings
+    from service.storage import open_storage
+    store = open_storage(Settings(data_dir=desk.data_dir, database_url=desk.database_url))
+    yield store
+    store.close()
+
+
 @pytest.fixture(scope="module")
 def unit_pg_url():
     with throwaway_database() as url:

@@ -7,11 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 
-from service.config import Settings
-from service.storage import open_storage
 from service.storage.tables import Claim, ClaimEvent, ReviewerAccount
 from tests.pas.cases import CD22_NEGATIVE, MISSING_CD22
 from tests.pas.read import review_action
@@ -19,13 +16,6 @@ from tests.review.desk import NURSE, PASSWORD, make_account, sign_in, signed_in,
 from tests.review.seed import EXPECTED, FROM, REASONS, TO
 
 REPORT = f"/reports/prior-authorization?from={FROM}&to={TO}"
-
-
-@pytest.fixture()
-def storage(desk):
-    store = open_storage(Settings(data_dir=desk.data_dir, database_url=desk.database_url))
-    yield store
-    store.close()
 
 
 def version_of(http: httpx.Client, response_id: str) -> str:

@@ -8,7 +8,9 @@ import uuid
 from datetime import date
 
 import httpx
+from sqlalchemy import select
 
+from service.storage.tables import Claim, ClaimEvent
 from tests.pas.cases import CD22_NEGATIVE, MISSING_CD22
 from tests.pas.read import review_action
 from tests.review.desk import NURSE, OPERATOR, PHYSICIAN, sign_in, signed_in, submit
@@ -57,7 +59,7 @@ def test_search_finds_a_pa_number_or_a_member_id(nurse, anon):
     assert "data-response-id=" not in nurse.get("/review", params={"q": "nobody-like-this"}).text
 
 
-def test_a_taken_case_is_decided_by_its_holder_only(nurse, physician, anon):
+def test_a_taken_case_is_decided_by_its_holder_only(nurse, physician, anon, storage):
     case = submit(anon, "aetna", MISSING_CD22)
     taken = physician.post(f"/review/{case['id']}/take", data=form(physician), follow_redirects=False)
     assert taken.status_code == 303
@@ -69,6 +71,10 @@ def test_a_taken_case_is_decided_by_its_holder_only(nurse, physician, anon):
     mine = physician.get("/review", params={"mine": "1"}).text
     assert case["id"] in mine and row_of(mine, case["id"]).count(PHYSICIAN) == 1
     physician.post(f"/review/{case['id']}/release", data=form(physician))
+    with storage.sessions() as session:  # who took and who released it, in the claim's trail
+        claim_id = session.scalar(select(Claim.id).where(Claim.response_id == case["id"]))
+        acts = session.execute(select(ClaimEvent.action, ClaimEvent.actor).where(ClaimEvent.claim_id == claim_id)).all()
+    assert ("take", PHYSICIAN) in acts and ("release", PHYSICIAN) in acts
     assert nurse.post(f"/review/{case['id']}/take", data=form(nurse), follow_redirects=False).status_code == 303
 
 
