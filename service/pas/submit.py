@@ -8,6 +8,7 @@ from typing import Any
 
 from service.engine.evaluate import APPROVE, PEND, score_response
 from service.errors import conflict, invalid, problem
+from service.fhir.adjudication import search_name
 from service.fhir.json import obj, objs, text_of
 from service.pas.bundle import absolute_references, identifier_key, response_entries
 from service.pas.claimresponse import CANCEL, DETERMINATION_ID_SYSTEM, PAS, Adjudication, build_claim_response
@@ -132,6 +133,7 @@ def create(storage, settings, req: SubmitRequest, key: str, owner: str | None) -
         "id": uuid.uuid4().hex, "idempotency_key": key, "owner": owner,
         "payer_id": req.policy.payer_id, "claim_identifier": claim_ident,
         "patient_ref": reference_key(patient) if isinstance(patient, str) else None,
+        "patient_name": search_name(req.index.resolve(req.claim.get("patient"), "Patient")),
         "provider_ref": req.provider_key, "member_key": req.member_key,
         "request_ref": search_reference(req), "request_hash": req.digest,
         "request": req.bundle, "response_id": response_id, "decision": outcome.decision,

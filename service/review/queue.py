@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.engine.evaluate import EXCLUDED, NOT_MET, score_response
+from service.fhir.adjudication import reason_codes
 from service.policies.concepts import CONCEPTS
 from service.policies.registry import all_policies
-from service.review.report import DECISIONS, reason_codes
+from service.review.report import DECISIONS
 from service.storage.tables import Claim, ClaimResponseRow
 
 # What an open case waits for, in the words the desk shows (issue 22): the first that holds.

@@ -15,9 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from service.fhir.json import obj, objs, text_of
-from service.policies.concepts import SYSTEM as CRITERIA_SYSTEM
-
 PRIORITIES = ("standard", "expedited")
 GROUPS = ("all", *PRIORITIES)
 DECISIONS = {"approve": "approved", "deny": "denied", "pend": "pended"}
@@ -70,21 +67,6 @@ def duration_text(seconds: float | None, hours: float | None = None) -> str:
     if seconds < 3600:
         return "under 1 min" if seconds < 60 else f"{int(seconds // 60)} min"
     return f"{round(seconds / 3600, 2) if hours is None else hours} h"
-
-
-def reason_codes(resource: dict) -> tuple[str, ...]:
-    """pa-criteria codes of item.adjudication reviewAction reasonCode (PAS 2.2), in order, once each."""
-    codes: dict[str, None] = {}
-    for item in objs(resource.get("item")):
-        for adjudication in objs(item.get("adjudication")):
-            for action in objs(adjudication.get("extension")):
-                for sub in objs(action.get("extension")):
-                    if sub.get("url") != "reasonCode":
-                        continue
-                    for coding in objs(obj(sub.get("valueCodeableConcept")).get("coding")):
-                        if coding.get("system") == CRITERIA_SYSTEM and text_of(coding.get("code")):
-                            codes.setdefault(coding["code"], None)
-    return tuple(codes)
 
 
 def percent(part: int, whole: int) -> float | None:

@@ -11,12 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from service.auth import policy
 from service.errors import ApiError, bad_request
+from service.fhir.adjudication import reason_codes
 from service.policies.concepts import CONCEPTS
 from service.policies.registry import all_policies
 from service.review.audit import ACTIONS, CSV_LIMIT, PAGE_SIZE, audit_csv, audit_line
 from service.review.auth import api_principal, now_utc, require
 from service.review.charts import bar_chart
-from service.review.report import GROUPS, NOTES, PRIORITIES, Determination, build_report, duration_text, reason_codes, report_csv
+from service.review.report import GROUPS, NOTES, PRIORITIES, Determination, build_report, duration_text, report_csv
 from service.review.web import HEADERS, page, problem_page, signed_in
 from service.storage import desk
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.errors import conflict, not_found
+from service.fhir.adjudication import reason_codes
 from service.storage.db import Storage, changed
 from service.storage.subscriptions import enqueue_claim_event
 from service.storage.tables import (
     Claim,
     ClaimEvent,
+    ClaimReason,
     ClaimResponseRow,
     QuestionnaireResponseRow,
     utcnow,
@@ -124,6 +126,7 @@ def save_submission(storage: Storage, *, claim: dict, questionnaire: dict | None
             resp = ClaimResponseRow(claim_id=row.id, response_id=row.response_id, version=1,
                                     created_at=now, human_reviewed=False, **response)
             session.add(resp)
+            session.add_all(ClaimReason(claim_id=row.id, code=c) for c in reason_codes(resp.resource))
             session.add(ClaimEvent(created_at=now, action="submit", claim_id=row.id,
                                    actor=row.owner or UNAUTHENTICATED, outcome=row.decision,
                                    detail={"payer": row.payer_id, "version": 1}))
@@ -202,6 +205,9 @@ def add_review(storage: Storage, response_id: str, actor: str, build: Callable[[
                                          created_at=now, human_reviewed=human, source_key=source_key, **fields))
             if questionnaire is not None:
                 session.add(QuestionnaireResponseRow(claim_id=current.claim.id, created_at=now, **questionnaire))
+            # The reasons are the current version's: replaced, never accumulated.
+            session.execute(delete(ClaimReason).where(ClaimReason.claim_id == current.claim.id))
+            session.add_all(ClaimReason(claim_id=current.claim.id, code=c) for c in reason_codes(fields["resource"]))
             session.add(ClaimEvent(created_at=now, action=action, claim_id=current.claim.id,
                                    actor=actor, outcome=fields["decision"], detail={"version": version}))
             enqueue_claim_event(session, owner=current.claim.owner, response_id=response_id, version=version)

@@ -79,6 +79,17 @@ class Claim(Base):
     # 0008: the reviewer working the case (the desk's "take case"), so two people never decide one at once.
     assigned_to: Mapped[str | None] = mapped_column(String(128), index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # 0010: the patient's names, lower case (fhir/adjudication.search_name), for the desk's name search.
+    patient_name: Mapped[str | None] = mapped_column(String(256))
+
+
+class ClaimReason(Base):
+    """The pa-criteria reason codes the claim's current ClaimResponse names (fhir/adjudication.reason_codes),
+    replaced with every version: the report counts these rows instead of re-reading the JSON (issue 25)."""
+
+    __tablename__ = "claim_reasons"
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class QuestionnaireResponseRow(Base):

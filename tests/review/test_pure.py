@@ -9,12 +9,13 @@ import pytest
 
 from service.engine.evaluate import NOT_MET, UNKNOWN, Reason, score_response
 from service.errors import ApiError
+from service.fhir.adjudication import reason_codes
 from service.pas.claimresponse import Adjudication, build_claim_response
 from service.pas.review import ReviewAction, approval_months, read_action, review_outcome
 from service.policies.registry import all_policies, get_policy, normalize_text, read_policy_text
 from service.review.criteria import find_passages, highlight, judge, normalize_mapped, policy_cites
 from service.review.queue import time_left
-from service.review.report import Determination, build_report, measure, reason_codes, report_csv
+from service.review.report import Determination, build_report, measure, report_csv
 from tests.pas.cases import BASE, CD22_NEGATIVE, MISSING_CD22, RENEWAL
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
