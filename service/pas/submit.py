@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.engine.evaluate import APPROVE, PEND, score_response
+from service.engine.evaluate import APPROVE, EXCLUDED, NOT_MET, PEND, score_response
 from service.errors import conflict, invalid, problem
 from service.fhir.adjudication import search_name
 from service.fhir.json import obj, objs, text_of
@@ -103,6 +103,12 @@ def submit(storage, settings, req: SubmitRequest, owner: str | None = None) -> r
     return known
 
 
+def found_unmet(outcome: Adjudication) -> bool:
+    """A criterion scored not met or excluding (what only a physician may approve over): kept with the
+    version so the desk's queue state is a column (claim_responses.unmet)."""
+    return any(r.status in (NOT_MET, EXCLUDED) for r in outcome.reasons)
+
+
 def scored_on(req: SubmitRequest, now: datetime) -> dict:
     """What this version is scored on (claim_responses.scored, issue 27): the desk and a review read these
     answers back instead of reading the request again with a later date."""
@@ -139,6 +145,7 @@ def create(storage, settings, req: SubmitRequest, key: str, owner: str | None) -
         "request": req.bundle, "response_id": response_id, "decision": outcome.decision,
     }, questionnaire=questionnaire_row(req),
         response={"resource": resource, "decision": outcome.decision, "scored": scored_on(req, now),
+                  "unmet": found_unmet(outcome),
                   "review_code": resource_action_code(resource), "auth_number": number})
 
 
@@ -183,7 +190,7 @@ def amend(storage, settings, req: SubmitRequest, key: str, owner: str | None) ->
                                         x12=settings.x12_reasons)
         resource = absolute_references(resource, settings.public_base_url, req.bundle)
         return {"resource": resource, "decision": outcome.decision, "scored": scored_on(req, now),
-                "review_code": resource_action_code(resource), "auth_number": number}
+                "unmet": found_unmet(outcome), "review_code": resource_action_code(resource), "auth_number": number}
 
     return repo.add_review(storage, earlier.response.response_id, owner or repo.UNAUTHENTICATED, build, human=False,
                            action="update", request=req.bundle, request_hash=req.digest,

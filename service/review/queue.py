@@ -24,6 +24,8 @@ def case_state(claim: Claim, response: ClaimResponseRow) -> tuple[str, str]:
         return "physician", STATES["physician"]
     if response.human_reviewed:  # a pended version a reviewer made: they asked the provider for information
         return "info-requested", STATES["info-requested"]
+    if response.unmet is not None:  # stored with the version (0010)
+        return ("would-deny", STATES["would-deny"]) if response.unmet else ("missing", STATES["missing"])
     policy = all_policies().get(claim.payer_id)
     if response.scored and policy is not None:
         det = score_response(policy, response.scored["answers"])

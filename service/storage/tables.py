@@ -124,6 +124,9 @@ class ClaimResponseRow(Base):
     # 0008: what this version was scored on (answers by concept, as-of date, policy version): the desk
     # and a review read it back instead of reading the request again with today's date.
     scored: Mapped[dict | None] = mapped_column(JSON)
+    # 0010: the engine found a criterion not met or excluding (a pend only a physician may decide): the
+    # queue's state is a column, not a re-scoring of every open case. None: stored before 0010.
+    unmet: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class ClaimEvent(Base):

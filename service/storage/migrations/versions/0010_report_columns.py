@@ -1,6 +1,7 @@
 """What the desk searches and the report counts, kept as columns (issues 22, 25): the patient's names
 (claims.patient_name) and the current ClaimResponse's pa-criteria reason codes (claim_reasons), both
-filled from the stored JSON for requests already here.
+filled from the stored JSON for requests already here; whether a version's scoring found a criterion not met or excluding
+(claim_responses.unmet; left empty for older versions, which the queue scores as before).
 
 Revision ID: 0010
 Revises: 0009
@@ -19,6 +20,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("claims") as batch:
         batch.add_column(sa.Column("patient_name", sa.String(256)))
+    with op.batch_alter_table("claim_responses") as batch:
+        batch.add_column(sa.Column("unmet", sa.Boolean()))
     op.create_table(
         "claim_reasons",
         sa.Column("claim_id", sa.String(64), sa.ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True),
@@ -51,5 +54,7 @@ def backfill(bind) -> None:
 def downgrade() -> None:
     op.drop_index("ix_claim_reasons_code", "claim_reasons")
     op.drop_table("claim_reasons")
+    with op.batch_alter_table("claim_responses") as batch:
+        batch.drop_column("unmet")
     with op.batch_alter_table("claims") as batch:
         batch.drop_column("patient_name")
