@@ -93,9 +93,9 @@ def submit(storage, settings, req: SubmitRequest, owner: str | None = None) -> r
         key = f"{owner}|update:{req.digest}" if owner else f"update:{req.digest}"
         return repo.find_update(storage, key) or amend(storage, settings, req, key, owner)
     key = f"{owner}|{req.idempotency_key}" if owner else req.idempotency_key
-    known = repo.find_by_key(storage, key) or repo.find_update(storage, key)
-    if known is None:
-        known = create(storage, settings, req, key, owner)
+    # One indexed lookup (the key's claim, else a version an update made under it); a new key is
+    # decided and stored on the same connection (issue 25).
+    known = repo.submit_once(storage, key, lambda: new_submission(settings, req, key, owner))
     if known.claim.request_hash != req.digest and known.response.source_key is None:
         raise conflict(
             f"identifier {req.idempotency_key.split(':', 1)[1]} was already used for a different "
@@ -121,8 +121,8 @@ def questionnaire_row(req: SubmitRequest) -> dict | None:
                                     "resource": qr}
 
 
-def create(storage, settings, req: SubmitRequest, key: str, owner: str | None) -> repo.Stored:
-    """A new request: decide, and store claim, answers, determination and audit event at once."""
+def new_submission(settings, req: SubmitRequest, key: str, owner: str | None) -> dict:
+    """A new request decided: the claim, questionnaire and response rows save_submission stores."""
     now = datetime.now(UTC).replace(microsecond=0)
     priority = request_priority(req.claim)
     due = now + DUE_WITHIN[priority]
@@ -134,7 +134,7 @@ def create(storage, settings, req: SubmitRequest, key: str, owner: str | None) -
     resource = absolute_references(resource, settings.public_base_url, req.bundle)
     claim_ident = next((identifier_key(i) for i in objs(req.claim.get("identifier"))), None)
     patient = obj(req.claim.get("patient")).get("reference")
-    return repo.save_submission(storage, claim={
+    return {"claim": {
         "priority": priority, "created_at": now, "due_at": due, "decided_at": None if outcome.decision == PEND else now,
         "id": uuid.uuid4().hex, "idempotency_key": key, "owner": owner,
         "payer_id": req.policy.payer_id, "claim_identifier": claim_ident,
@@ -143,10 +143,10 @@ def create(storage, settings, req: SubmitRequest, key: str, owner: str | None) -
         "provider_ref": req.provider_key, "member_key": req.member_key,
         "request_ref": search_reference(req), "request_hash": req.digest,
         "request": req.bundle, "response_id": response_id, "decision": outcome.decision,
-    }, questionnaire=questionnaire_row(req),
-        response={"resource": resource, "decision": outcome.decision, "scored": scored_on(req, now),
-                  "unmet": found_unmet(outcome),
-                  "review_code": resource_action_code(resource), "auth_number": number})
+    }, "questionnaire": questionnaire_row(req),
+        "response": {"resource": resource, "decision": outcome.decision, "scored": scored_on(req, now),
+                     "unmet": found_unmet(outcome),
+                     "review_code": resource_action_code(resource), "auth_number": number}}
 
 
 def find_earlier(storage, req: SubmitRequest, owner: str | None) -> repo.Stored:

@@ -1,10 +1,31 @@
 """PAS repository: one claim per idempotency key, every ClaimResponse version kept (PAS 2.2)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from typing import cast as typed
 
-from sqlalchemy import delete, select, update
+import orjson
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Insert,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from service.errors import conflict, not_found
@@ -12,6 +33,7 @@ from service.fhir.adjudication import reason_codes
 from service.storage.db import Storage, changed
 from service.storage.subscriptions import enqueue_claim_event
 from service.storage.tables import (
+    Base,
     Claim,
     ClaimEvent,
     ClaimReason,
@@ -113,29 +135,122 @@ def save_submission(storage: Storage, *, claim: dict, questionnaire: dict | None
     `response` holds resource, decision, review_code, auth_number. Under concurrent retries the
     unique idempotency key lets exactly one insert win; the losers read the winner's row.
     """
+    # The writer lock before a connection, in the order Storage.write() takes them (the other order
+    # deadlocks once every pooled connection waits on the lock).
+    with storage.write_lock, storage.engine.connect() as conn:
+        return _insert_submission(conn, claim, questionnaire, response)
+
+
+def submit_once(storage: Storage, key: str, build: Callable[[], dict]) -> Stored:
+    """The determination stored under `key` (a claim's idempotency key, else the update version that
+    recorded it as its source_key); else `build()`'s claim, questionnaire and response stored as v1.
+
+    Issue 25: one indexed lookup, Core inserts and one commit; `build` runs only for a key never seen.
+    PostgreSQL keeps one connection and transaction from lookup to commit (no writer lock: the unique
+    index decides); SQLite builds outside its writer lock, then takes the lock and a connection.
+    """
+    with storage.engine.connect() as conn:
+        found = conn.execute(KNOWN, {"key": key}).first()
+        if found is not None:
+            return _load(conn, found.claim_id, found.row_id)
+        if storage.engine.dialect.name != "sqlite":
+            return _insert_submission(conn, **build())
+    return save_submission(storage, **build())
+
+
+CLAIMS, VERSIONS = typed(Table, Claim.__table__), typed(Table, ClaimResponseRow.__table__)
+KEY = bindparam("key", type_=String)
+# The claim stored under an idempotency key and its current version's row id (unique index).
+BY_KEY = (select(literal_column("0").label("rank"), CLAIMS.c.id.label("claim_id"), VERSIONS.c.id.label("row_id"))
+          .select_from(CLAIMS.outerjoin(VERSIONS, (VERSIONS.c.claim_id == CLAIMS.c.id)
+                                        & (VERSIONS.c.version == CLAIMS.c.current_version)))
+          .where(CLAIMS.c.idempotency_key == KEY))
+# find_by_key, then find_update, in one statement: two unique-index lookups. Built once (issue 25).
+KNOWN = union_all(BY_KEY, select(literal_column("1").label("rank"), VERSIONS.c.claim_id,
+                                 VERSIONS.c.id.label("row_id")).where(VERSIONS.c.source_key == KEY)
+                  ).order_by("rank").limit(1)
+
+
+class CompactJSON(TypeDecorator):
+    """A JSON value written by orjson, the parser the service reads bodies with: the standard library's
+    encoder was the write path's largest serialisation cost (issue 25). Reads keep the column's JSON type."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else orjson.dumps(value).decode()
+
+
+@cache
+def inserts(dialect: str) -> dict[type[Base], Insert]:
+    """Each table's INSERT, built once per dialect, its JSON columns bound as CompactJSON (PostgreSQL casts
+    the text to json; SQLite stores JSON as text)."""
+    def json_value(column):
+        param = bindparam(column.key, type_=CompactJSON())
+        return cast(param, JSON) if dialect == "postgresql" else param
+    return {model: insert(model).values({c.key: json_value(c) for c in json_columns(model)})
+            for model in (Claim, QuestionnaireResponseRow, ClaimResponseRow, ClaimReason, ClaimEvent)}
+
+
+@cache
+def json_columns(model: type[Base]) -> tuple[Column, ...]:
+    return tuple(c for c in typed(Table, model.__table__).c if isinstance(c.type, JSON))
+
+
+def _load(conn: Connection, claim_id: str, row_id: int | None) -> Stored:
+    """A stored claim and one of its versions by primary key, as detached objects (no session)."""
+    claim = conn.execute(select(CLAIMS).where(CLAIMS.c.id == claim_id)).one()
+    row = None if row_id is None else conn.execute(select(VERSIONS).where(VERSIONS.c.id == row_id)).one()
+    # A claim whose current version is missing replays as it did from the ORM: with no response.
+    return Stored(Claim(**claim._mapping), None if row is None else ClaimResponseRow(**row._mapping))  # type: ignore[arg-type]
+
+
+def _insert(conn: Connection, model: type[Base], values: dict):
+    # Every JSON column is a bound parameter: one not given is NULL, as an unset ORM attribute was.
+    absent = {c.key: None for c in json_columns(model) if c.key not in values}
+    return conn.execute(inserts(conn.dialect.name)[model], {**absent, **values})
+
+
+def _insert_one(conn: Connection, model: type[Base], values: dict) -> dict:
+    """One row inserted (Core): its values as stored, column defaults applied, generated key included."""
+    result = _insert(conn, model, values)
+    key = result.inserted_primary_key
+    return {**typed(Mapping[str, Any], result.last_inserted_params()), **(key._mapping if key is not None else {})}
+
+
+def _insert_submission(conn: Connection, claim: dict, questionnaire: dict | None, response: dict) -> Stored:
+    """The inserts of a new request, committed before returning; a duplicate idempotency key reads the
+    winner's rows instead (the unique index decides between concurrent retries). SQLite: under its lock."""
+    # The caller's receipt time (whole seconds, as decided_at is) so the report never reads a
+    # decision as made before its receipt (issue 22).
     now = utcnow()
+    values = {"created_at": now, **claim, "current_version": 1}
     try:
-        with storage.write() as session:
-            # The caller's receipt time (whole seconds, as decided_at is) so the report never reads a
-            # decision as made before its receipt (issue 22).
-            row = Claim(**{"created_at": now, **claim}, current_version=1)
-            session.add(row)
-            session.flush()  # the unique key is checked here, before the dependent rows
-            if questionnaire is not None:  # PAS does not require DTR
-                session.add(QuestionnaireResponseRow(claim_id=row.id, created_at=now, **questionnaire))
-            resp = ClaimResponseRow(claim_id=row.id, response_id=row.response_id, version=1,
-                                    created_at=now, human_reviewed=False, **response)
-            session.add(resp)
-            session.add_all(ClaimReason(claim_id=row.id, code=c) for c in reason_codes(resp.resource))
-            session.add(ClaimEvent(created_at=now, action="submit", claim_id=row.id,
-                                   actor=row.owner or UNAUTHENTICATED, outcome=row.decision,
-                                   detail={"payer": row.payer_id, "version": 1}))
-        return Stored(row, resp, created=True)
-    except IntegrityError:
-        existing = find_by_key(storage, claim["idempotency_key"])
-        if existing is None:  # a different unique column collided: a genuine fault
-            raise
-        return existing
+        params = _insert_one(conn, Claim, values)
+        claim_id = params["id"]
+        if questionnaire is not None:  # PAS does not require DTR
+            _insert(conn, QuestionnaireResponseRow, {"claim_id": claim_id, "created_at": now,
+                                                            **questionnaire})
+        version = _insert_one(conn, ClaimResponseRow, {"claim_id": claim_id, "response_id": params["response_id"],
+                                               "version": 1, "created_at": now, "human_reviewed": False,
+                                               **response})
+        reasons = [{"claim_id": claim_id, "code": c} for c in reason_codes(version["resource"])]
+        if reasons:  # one executemany (one multi-row INSERT where the driver batches)
+            conn.execute(inserts(conn.dialect.name)[ClaimReason], reasons)
+        _insert(conn, ClaimEvent, {
+            "created_at": now, "action": "submit", "claim_id": claim_id,
+            "actor": params.get("owner") or UNAUTHENTICATED, "outcome": params["decision"],
+            "detail": {"payer": params["payer_id"], "version": 1}})
+        conn.commit()
+        return Stored(Claim(**params), ClaimResponseRow(**version), created=True)
+    except IntegrityError as exc:
+        conn.rollback()
+        collided = exc
+    found = conn.execute(BY_KEY, {"key": claim["idempotency_key"]}).first()
+    if found is None:  # a different unique column collided: a genuine fault
+        raise collided
+    return _load(conn, found.claim_id, found.row_id)
 
 
 def get_response(storage: Storage, response_id: str, version: int | None = None, *, owner: str | None = None) -> Stored | None:
