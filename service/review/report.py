@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
-import statistics
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 PRIORITIES = ("standard", "expedited")
@@ -73,66 +72,141 @@ def percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def measure(rows: list[Determination]) -> dict:
-    """Every measure of one group of requests, plus counts by pa-criteria reason."""
-    counts = {word: sum(1 for r in rows if r.decision == code) for code, word in DECISIONS.items()}
-    hours = [seconds_between(r.received, r.decided) / 3600 for r in rows if r.decided is not None]
-    out: dict = {"requests": len(rows)}
-    for word in ("approved", "denied", "pended"):
-        out[word], out[f"{word}_percent"] = counts[word], percent(counts[word], len(rows))
-    for word in ("approved_after_appeal", "approved_extended_review"):
-        out[word], out[f"{word}_percent"] = 0, percent(0, len(rows))
-    out["decided"] = len(hours)
-    out["mean_hours_to_decision"] = round(statistics.fmean(hours), 2) if hours else None
-    out["median_hours_to_decision"] = round(statistics.median(hours), 2) if hours else None
-    reasons: dict[str, int] = {}
+@dataclass
+class Tally:
+    """One group's additive counts and the middle of its sorted times to decision: what the report is made of,
+    counted from rows here (the reference) or in SQL (reporting.collect), then finished the same way."""
+
+    requests: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)  # by decision code
+    decided: int = 0
+    seconds: int = 0  # the sum of whole seconds to decision
+    within: int = 0
+    open: int = 0
+    open_past_due: int = 0
+    oldest_open: datetime | None = None
+    middle: tuple[int, int] | None = None  # the lower and upper middle seconds to decision (one value when odd)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Tally) -> None:
+        """Fold another group in (everything but the middle, which is counted per group)."""
+        self.requests += other.requests
+        for code, n in other.decisions.items():
+            self.decisions[code] = self.decisions.get(code, 0) + n
+        self.decided, self.seconds, self.within = (self.decided + other.decided, self.seconds + other.seconds,
+                                                   self.within + other.within)
+        self.open, self.open_past_due = self.open + other.open, self.open_past_due + other.open_past_due
+        if other.oldest_open is not None and (self.oldest_open is None or other.oldest_open < self.oldest_open):
+            self.oldest_open = other.oldest_open
+        for code, n in other.reasons.items():
+            self.reasons[code] = self.reasons.get(code, 0) + n
+
+
+def limit_of(priority: str) -> int:
+    """The decision timeframe in seconds (standard for anything not expedited)."""
+    return int(TIMEFRAMES.get(priority, TIMEFRAMES["standard"]).total_seconds())
+
+
+def middle_of(ordered: list[int]) -> tuple[int, int] | None:
+    n = len(ordered)
+    return (ordered[(n - 1) // 2], ordered[n // 2]) if n else None
+
+
+def tally(rows: list[Determination], now: datetime | None = None) -> Tally:
+    """Count one group of rows (open past due only with `now`)."""
+    out = Tally(requests=len(rows))
+    taken: list[int] = []
     for r in rows:
+        out.decisions[r.decision] = out.decisions.get(r.decision, 0) + 1
         for code in r.reasons:
-            reasons[code] = reasons.get(code, 0) + 1
-    out["reasons"] = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+            out.reasons[code] = out.reasons.get(code, 0) + 1
+        if r.decided is not None:
+            taken.append(seconds_between(r.received, r.decided))
+            out.within += taken[-1] <= limit_of(r.priority)
+        elif r.decision == "pend":
+            out.open += 1
+            out.open_past_due += now is not None and seconds_between(r.received, now) > limit_of(r.priority)
+            if out.oldest_open is None or r.received < out.oldest_open:
+                out.oldest_open = r.received
+    out.decided, out.seconds, out.middle = len(taken), sum(taken), middle_of(sorted(taken))
     return out
 
 
-def timeliness(rows: list[Determination], now: datetime, priority: str | None = None) -> dict:
+def mean_median(t: Tally, unit: int) -> tuple[float | None, float | None]:
+    """Mean and median time to decision in `unit` seconds, unrounded (exact sums, no float accumulation)."""
+    if not t.decided or t.middle is None:
+        return None, None
+    return t.seconds / t.decided / unit, (t.middle[0] + t.middle[1]) / 2 / unit
+
+
+def measures(t: Tally) -> dict:
+    """Every measure of one group, plus its counts by pa-criteria reason (most named first)."""
+    out: dict = {"requests": t.requests}
+    for code, word in DECISIONS.items():
+        out[word], out[f"{word}_percent"] = t.decisions.get(code, 0), percent(t.decisions.get(code, 0), t.requests)
+    for word in ("approved_after_appeal", "approved_extended_review"):
+        out[word], out[f"{word}_percent"] = 0, percent(0, t.requests)
+    mean, median = mean_median(t, 3600)
+    out["decided"] = t.decided
+    out["mean_hours_to_decision"] = None if mean is None else round(mean, 2)
+    out["median_hours_to_decision"] = None if median is None else round(median, 2)
+    out["reasons"] = dict(sorted(t.reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out
+
+
+def timely(t: Tally, now: datetime, priority: str | None = None) -> dict:
     """Decided within the timeframe (share of those decided), open past due and the oldest open, as of `now`."""
-    limit = {p: int(t.total_seconds()) for p, t in TIMEFRAMES.items()}
-    taken = [(r, seconds_between(r.received, r.decided)) for r in rows if r.decided is not None]
-    within = sum(1 for r, s in taken if s <= limit.get(r.priority, limit["standard"]))
-    opened = sorted((r for r in rows if r.decided is None and r.decision == "pend"), key=lambda r: r.received)
-    ages = [(r, seconds_between(r.received, now)) for r in opened]
-    seconds = [s for _, s in taken]
-    oldest = ages[0] if ages else None
+    mean, median = mean_median(t, 1)
+    oldest = t.oldest_open
+    age = seconds_between(oldest, now) if oldest is not None else None
     return {"timeframe_hours": int(TIMEFRAMES[priority].total_seconds() // 3600) if priority in TIMEFRAMES else None,
-            "decided_within_timeframe": within, "decided_within_timeframe_percent": percent(within, len(taken)),
-            "decided_past_timeframe": len(taken) - within,
-            "mean_seconds_to_decision": round(statistics.fmean(seconds), 1) if seconds else None,
-            "median_seconds_to_decision": round(float(statistics.median(seconds)), 1) if seconds else None,
-            "open": len(opened),
-            "open_past_due": sum(1 for r, s in ages if s > limit.get(r.priority, limit["standard"])),
-            "oldest_open_received": oldest[0].received.astimezone(UTC).isoformat() if oldest else None,
-            "oldest_open_hours": round(oldest[1] / 3600, 2) if oldest else None,
-            "oldest_open_seconds": oldest[1] if oldest else None}
+            "decided_within_timeframe": t.within, "decided_within_timeframe_percent": percent(t.within, t.decided),
+            "decided_past_timeframe": t.decided - t.within,
+            "mean_seconds_to_decision": None if mean is None else round(mean, 1),
+            "median_seconds_to_decision": None if median is None else round(median, 1),
+            "open": t.open, "open_past_due": t.open_past_due,
+            "oldest_open_received": oldest.astimezone(UTC).isoformat() if oldest is not None else None,
+            "oldest_open_hours": round(age / 3600, 2) if age is not None else None,
+            "oldest_open_seconds": age}
 
 
-def by_group(rows: list[Determination], now: datetime) -> tuple[dict, dict]:
-    """(measures, timeliness) for all requests and for each priority."""
-    parts = {"all": rows, **{p: [r for r in rows if r.priority == p] for p in PRIORITIES}}
-    return ({g: measure(part) for g, part in parts.items()},
-            {g: timeliness(part, now, None if g == "all" else g) for g, part in parts.items()})
+def measure(rows: list[Determination]) -> dict:
+    """Every measure of one group of requests, plus counts by pa-criteria reason."""
+    return measures(tally(rows))
+
+
+def timeliness(rows: list[Determination], now: datetime, priority: str | None = None) -> dict:
+    """Timeliness of one group of requests as of `now` (see timely)."""
+    return timely(tally(rows, now), now, priority)
+
+
+def assemble(group: Callable[[str | None, str], Tally], payer_ids: Iterable[str], start: date, end: date,
+             payer: str | None, generated: datetime) -> dict:
+    """The report as JSON from each group's tally (`group(payer or None for all, "all" or a priority)`)."""
+    def both(pid: str | None) -> tuple[dict, dict]:
+        tallies = {g: group(pid, g) for g in GROUPS}
+        return ({g: measures(t) for g, t in tallies.items()},
+                {g: timely(t, generated, None if g == "all" else g) for g, t in tallies.items()})
+
+    groups, timely_all = both(None)
+    each: dict[str, dict] = {}
+    for pid in sorted(payer_ids):
+        measured, times = both(pid)
+        each[pid] = {"groups": measured, "timeliness": times}
+    return {"report": "CMS-0057-F prior authorization metrics", "from": start.isoformat(), "to": end.isoformat(),
+            "payer": payer, "generated": generated.isoformat(), "notes": NOTES, "groups": groups,
+            "timeliness": timely_all, "payers": each}
 
 
 def build_report(rows: list[Determination], start: date, end: date, payer: str | None, generated: datetime,
                  payers: Iterable[str] = ()) -> dict:
-    """The report as JSON: the period, the payer (or null for all), notes, each group's measures and
-    timeliness, and the same for each payer (those named, and any found in the rows)."""
-    groups, timely = by_group(rows, generated)
-    each: dict[str, dict] = {}
-    for pid in sorted(set(payers) | {r.payer for r in rows if r.payer}):
-        measures, times = by_group([r for r in rows if r.payer == pid], generated)
-        each[pid] = {"groups": measures, "timeliness": times}
-    return {"report": "CMS-0057-F prior authorization metrics", "from": start.isoformat(), "to": end.isoformat(),
-            "payer": payer, "generated": generated.isoformat(), "notes": NOTES, "groups": groups,
-            "timeliness": timely, "payers": each}
+    """The report over rows in memory (the reference the SQL path is tested against): the period, the payer
+    (or null for all), notes, each group's measures and timeliness, and the same for each payer (those
+    named, and any found in the rows)."""
+    def group(pid: str | None, name: str) -> Tally:
+        return tally([r for r in rows if (pid is None or r.payer == pid) and name in ("all", r.priority)], generated)
+
+    return assemble(group, set(payers) | {r.payer for r in rows if r.payer}, start, end, payer, generated)
 
 
 def write_rows(writer, head: tuple, groups: dict, timely: dict) -> None:

@@ -11,13 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from service.auth import policy
 from service.errors import ApiError, bad_request
-from service.fhir.adjudication import reason_codes
 from service.policies.concepts import CONCEPTS
 from service.policies.registry import all_policies
 from service.review.audit import ACTIONS, CSV_LIMIT, PAGE_SIZE, audit_csv, audit_line
 from service.review.auth import api_principal, now_utc, require
 from service.review.charts import bar_chart
-from service.review.report import GROUPS, NOTES, PRIORITIES, Determination, build_report, duration_text, report_csv
+from service.review.report import GROUPS, NOTES, PRIORITIES, Tally, assemble, duration_text, limit_of, report_csv
 from service.review.web import HEADERS, page, problem_page, signed_in
 from service.storage import desk
 
@@ -48,16 +47,36 @@ def read_period(args: dict[str, str], today: date) -> tuple[date, date, str | No
     return start, end, payer, fmt
 
 
-def collect(storage, start: date, end: date, payer: str | None) -> list[Determination]:
-    """The requests received in the period, as the report reads them from storage."""
+def collect(storage, start: date, end: date, payer: str | None, now: datetime, payers: list[str]) -> dict:
+    """The report for the requests received in the period, counted in SQL (issue 25): additive counts per
+    (payer, priority, decision) rolled up here, reasons from claim_reasons, medians per group; no
+    ClaimResponse JSON is read."""
     begin = datetime.combine(start, time.min, UTC)
     stop = datetime.combine(end + timedelta(days=1), time.min, UTC)
-    rows = []
-    for claim, response in desk.received_between(storage, begin, stop, payer):
-        received = claim.created_at
-        rows.append(Determination(claim.priority if claim.priority in PRIORITIES else "standard", claim.decision,
-                                  received, claim.decided_at, reason_codes(response.resource), claim.payer_id))
-    return rows
+    limits = {p: limit_of(p) for p in PRIORITIES}
+    cells: dict[tuple[str, str], Tally] = {}
+    for row in desk.report_counts(storage, begin, stop, payer, limits, now):
+        cells.setdefault((row["payer"], row["priority"]), Tally()).add(Tally(
+            requests=int(row["requests"]), decisions={row["decision"]: int(row["requests"])},
+            decided=int(row["decided"]), seconds=int(row["seconds"]), within=int(row["within"]),
+            open=int(row["open"]), open_past_due=int(row["open_past_due"]), oldest_open=row["oldest_open"]))
+    for pid, group, code, n in desk.report_reasons(storage, begin, stop, payer):
+        found = cells.setdefault((pid, group), Tally()).reasons
+        found[code] = found.get(code, 0) + n
+    ids = sorted(set(payers) | {pid for pid, _ in cells})
+    table: dict[tuple[str | None, str | None], Tally] = {}
+    for who in (None, *ids):
+        for which in (None, *PRIORITIES):
+            table[(who, which)] = rolled = Tally()
+            for (p, g), part in cells.items():
+                if who in (None, p) and which in (None, g):
+                    rolled.add(part)
+    middles = desk.report_middles(storage, begin, stop, payer, limits,
+                                  [(p, g, t.decided) for (p, g), t in table.items()])
+    for key, middle in middles.items():
+        if key in table:
+            table[key].middle = middle
+    return assemble(lambda pid, group: table[(pid, None if group == "all" else group)], ids, start, end, payer, now)
 
 
 def charts(report: dict) -> list[tuple[str, Markup]]:
@@ -73,9 +92,13 @@ def charts(report: dict) -> list[tuple[str, Markup]]:
     return [(title, bar_chart(f"chart-{n}", title, bars, show=show)) for n, (title, bars, show) in enumerate(out, 1)]
 
 
-def queue_link(payer: str | None = None, status: str = "all", priority: str | None = None) -> str:
-    """The desk queue filtered to a count's cases, with the filters the queue has (payer, status, priority)."""
-    args = {"payer": payer or "", "status": status, "priority": "" if priority in (None, "all") else priority}
+def queue_link(payer: str | None = None, status: str = "all", priority: str | None = None, *,
+               start: str | date | None = None, end: str | date | None = None, decision: str | None = None,
+               overdue: bool = False) -> str:
+    """The desk queue filtered to exactly a count's cases (issue 22): payer, status, priority, the report's
+    received dates, the decision, past due."""
+    args = {"payer": payer or "", "status": status, "priority": "" if priority in (None, "all") else priority,
+            "decision": decision or "", "from": str(start or ""), "to": str(end or ""), "overdue": "1" if overdue else ""}
     return "/review?" + urlencode({k: v for k, v in args.items() if v})
 
 
@@ -108,8 +131,8 @@ async def prior_authorization_report(request: Request):
         if wants in ("json", "csv"):
             raise bad_request("must be payer or left out", "by", code="value")
         return problem_page(request, 400, "Cannot make that report", "by: must be payer or left out", reviewer)
-    rows = await run_in_threadpool(collect, request.app.state.storage, start, end, payer)
-    report = build_report(rows, start, end, payer, now_utc(), [payer] if payer else sorted(all_policies()))
+    report = await run_in_threadpool(collect, request.app.state.storage, start, end, payer, now_utc(),
+                                     [payer] if payer else sorted(all_policies()))
     if fmt == "json":
         return JSONResponse(report, headers=HEADERS)
     if fmt == "csv":

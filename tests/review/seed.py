@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from service.config import Settings
 from service.engine.evaluate import NOT_MET, UNKNOWN, Reason
+from service.fhir.adjudication import reason_codes
 from service.pas.claimresponse import Adjudication, build_claim_response
 from service.pas.submit import DUE_WITHIN
 from service.policies.registry import get_policy
 from service.storage import open_storage
-from service.storage.tables import Claim, ClaimResponseRow
+from service.storage.tables import Claim, ClaimReason, ClaimResponseRow
 
 FROM, TO = "2024-03-01", "2024-03-31"
 STATUS = {"deny": NOT_MET, "pend": UNKNOWN}
@@ -86,5 +87,7 @@ def seed_rows(data_dir, database_url: str | None) -> None:
                 session.add(ClaimResponseRow(claim_id=claim.id, response_id=response_id, version=1, created_at=received,
                                              decision=decision, review_code=CODES[decision], auth_number=number,
                                              human_reviewed=False, resource=resource))
+                # As storage.claims writes them: the current version's reason codes, read from its JSON.
+                session.add_all(ClaimReason(claim_id=claim.id, code=c) for c in reason_codes(resource))
     finally:
         storage.close()

@@ -141,10 +141,14 @@ def test_each_payer_named_gets_its_column_even_with_no_requests_and_the_csv_can_
     assert cells[("bcbst", "expedited", "decided_within_timeframe")] == "1"
 
 
-def test_queue_links_use_the_filters_the_queue_has_and_presets_cover_quarters_and_years():
+def test_queue_links_name_the_period_payer_priority_and_decision_and_presets_cover_quarters_and_years():
     assert queue_link("aetna", "pended", "expedited") == "/review?payer=aetna&status=pended&priority=expedited"
     assert queue_link(None, "all", "all") == "/review?status=all"
     assert queue_link("", "pended", None) == "/review?status=pended"
+    assert queue_link("bcbst", "all", "standard", start=date(2024, 5, 1), end="2024-05-31", decision="deny") == (
+        "/review?payer=bcbst&status=all&priority=standard&decision=deny&from=2024-05-01&to=2024-05-31")
+    assert queue_link(None, "pended", "all", start="2024-03-01", end="2024-03-31", overdue=True) == (
+        "/review?status=pended&from=2024-03-01&to=2024-03-31&overdue=1")
     got = {label: (start, end) for label, start, end in presets(date(2025, 5, 14))}
     assert got == {"This quarter": (date(2025, 4, 1), date(2025, 5, 14)),
                    "Last quarter": (date(2025, 1, 1), date(2025, 3, 31)),
@@ -205,8 +209,8 @@ def test_may_csv_never_says_minus_zero_and_keeps_hours(operator):
     assert bad.status_code == 400 and bad.json()["issue"][0]["expression"] == ["by"]
 
 
-def test_may_html_shows_minutes_timeliness_and_payers_side_by_side(operator):
-    html = operator.get(MAY).text
+def test_may_html_shows_minutes_timeliness_and_payers_side_by_side(physician):
+    html = physician.get(MAY).text
     for (group, key), shown in MAY_SHOWN.items():
         assert cell(html, f'data-group="{group}" data-measure="{key}"') == shown, (group, key)
     assert "-0.0" not in html
@@ -222,21 +226,21 @@ def test_may_html_shows_minutes_timeliness_and_payers_side_by_side(operator):
     assert cell(html, 'data-payer="bcbst" data-group="expedited" data-key="within"') == "0.0 %"
     assert cell(html, 'data-payer="all" data-group="all" data-key="requests"') == "7"
     assert link_in(html, 'data-payer="bcbst" data-group="standard" data-key="requests"') == (
-        "/review?payer=bcbst&status=all&priority=standard")
+        "/review?payer=bcbst&status=all&priority=standard&from=2024-05-01&to=2024-05-31")
     assert link_in(html, 'data-payer="bcbsnc" data-group="all" data-key="requests"') is None  # 0: nothing to open
     times = html.split('id="chart-2"')[1].split("</svg>")[0]  # the times chart words its values the same way
     assert ">1 min</text>" in times and ">22 min</text>" in times and ">42.69 h</text>" in times
 
 
-def test_march_open_requests_past_due_link_to_their_cases_in_the_queue(operator, nurse, desk):
-    html = operator.get(MARCH).text
+def test_march_open_requests_past_due_link_to_their_cases_in_the_queue(physician, nurse, desk):
+    html = physician.get(MARCH).text
     assert cell(html, 'data-group="all" data-timeliness="open_past_due"') == "2"
     assert cell(html, 'data-group="standard" data-timeliness="decided_within_timeframe_percent"') == "100.0 %"
     href = link_in(html, 'data-payer="aetna" data-group="standard" data-key="open_past_due"')
-    assert href == "/review?payer=aetna&status=pended&priority=standard"
+    assert href == "/review?payer=aetna&status=pended&priority=standard&from=2024-03-01&to=2024-03-31&overdue=1"
     assert link_in(html, 'data-group="expedited" data-timeliness="open_past_due"') == (
-        "/review?status=pended&priority=expedited")
-    report = operator.get(MARCH + "&format=json").json()["timeliness"]
+        "/review?status=pended&priority=expedited&from=2024-03-01&to=2024-03-31&overdue=1")
+    report = physician.get(MARCH + "&format=json").json()["timeliness"]
     assert (report["standard"]["open_past_due"], report["expedited"]["open_past_due"]) == (1, 1)
     assert report["all"]["oldest_open_received"] == "2024-03-12T12:00:00+00:00"
     age = (datetime.now(UTC) - datetime(2024, 3, 12, 12, tzinfo=UTC)).total_seconds()
@@ -282,15 +286,16 @@ def open_as(browser, desk, http, path: str, width: int = 1366):
 
 @BROWSER_TESTS[0]
 @BROWSER_TESTS[1]
-def test_the_report_in_chromium_is_accessible_and_fits_a_phone(desk_backend, desk, operator, browser):
+def test_the_report_in_chromium_is_accessible_and_fits_a_phone(desk_backend, desk, physician, browser):
     if desk_backend[0] != "sqlite":
         pytest.skip("the page is the same on both backends; Chromium runs once")
-    page = open_as(browser, desk, operator, MAY)
+    page = open_as(browser, desk, physician, MAY)
     assert page.locator('td[data-group="all"][data-measure="median_hours_to_decision"]').inner_text() == "1 min"
     link = page.get_by_role("link", name="2 approved expedited requests, all payers", exact=False)
-    assert link.first.get_attribute("href") == "/review?status=all&priority=expedited"
+    assert link.first.get_attribute("href") == (
+        "/review?status=all&priority=expedited&decision=approve&from=2024-05-01&to=2024-05-31")
     assert_accessible(page, "the report, May 2024")
     save_screenshot(page, "review-report-timeliness.png")
-    phone = open_as(browser, desk, operator, MAY, width=390)
+    phone = open_as(browser, desk, physician, MAY, width=390)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # wide tables scroll in their own region
     save_screenshot(phone, "review-report-timeliness-phone.png")
