@@ -41,9 +41,10 @@ request = function()
   return wrk.format(nil, nil, nil, n == 1 and base or bodies[i])
 end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d\n",
+  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d requests=%d\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.timeout))
+    latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.timeout,
+    summary.requests))
 end
 LUA
 }
@@ -51,6 +52,9 @@ for shape in plain ehr; do
   script "$work/same-$shape.lua" 1 "$work/body-$shape.json"
   script "$work/new-$shape.lua" 20000 "$work/body-$shape.json"
 done
+cpu_ticks() {  # utime + stime of a process, in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
 run() {  # name app port path lua body [app-dir]
   DATA_DIR="$work/data-$3" LOG_LEVEL=WARNING PUBLIC_BASE_URL="http://127.0.0.1:$3" CDS_ALLOW_UNSIGNED=true \
     python3 -m uvicorn "$2" --host 127.0.0.1 --port "$3" --workers 1 --log-level warning --no-access-log \
@@ -61,7 +65,13 @@ run() {  # name app port path lua body [app-dir]
   curl -sf -o /dev/null -H 'Content-Type: application/json' --data-binary @"$6" "$url" \
     || { echo "$1: $url does not answer 200" >&2; kill "$pid"; return 1; }
   wrk -t2 -c16 -d2s -s "$5" "$url" >/dev/null  # warm-up
-  echo "$1: $(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$5" "$url" | grep RESULT)"
+  local before result after
+  before=$(cpu_ticks "$pid")
+  result=$(wrk -t2 -c16 -d"${DURATION}s" --latency -s "$5" "$url" | grep RESULT)
+  after=$(cpu_ticks "$pid")
+  # The server's own CPU per request (user + system, from /proc): what a shared VM's other load
+  # does not change the way it changes req/s and p99.
+  echo "$1: $result cpu_us=$(( (after - before) * 1000000 / $(getconf CLK_TCK) / ${result##*requests=} ))"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 # Rounds interleave the four runs, so a slow spell of this shared VM hits them alike; the
@@ -83,19 +93,22 @@ python3 - "$work/results" <<'PY'
 import re, statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    if m := re.match(r"(\S+): RESULT rps=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+)", line):
-        runs.setdefault(m[1], []).append((int(m[2]), float(m[3]), float(m[4])))
+    if m := re.match(r"(\S+): RESULT rps=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+).* cpu_us=(\d+)", line):
+        runs.setdefault(m[1], []).append((int(m[2]), float(m[3]), float(m[4]), int(m[5])))
 rounds = list(zip(*runs.values()))
 print(f"\nmedians over {len(rounds)} rounds:")
 for name, rows in runs.items():
     print(f"  {name:22s} {statistics.median(r[0] for r in rows):6.0f} req/s  p50 "
-          f"{statistics.median(r[1] for r in rows):.2f} ms  p99 {statistics.median(r[2] for r in rows):.2f} ms")
+          f"{statistics.median(r[1] for r in rows):.2f} ms  p99 {statistics.median(r[2] for r in rows):.2f} ms "
+          f"(rounds: {' '.join(f'{r[2]:.1f}' for r in rows)})  CPU {statistics.median(r[3] for r in rows)} us/req")
 for shape in ("plain", "ehr"):
     for name in [f"{k}-{shape}{o}" for k in ("same-chart", "new-charts") for o in ("", "-other")]:
         if name not in runs:
             continue
         for floor in (f"floor-json-{shape}", f"floor-orjson-{shape}"):
             ratios = [a[0] / b[0] for a, b in zip(runs[name], runs[floor])]
-            print(f"  {name} / {floor}: median {statistics.median(ratios):.2f} "
-                  f"(rounds: {' '.join(f'{r:.2f}' for r in ratios)})")
+            cpu = [b[3] / a[3] for a, b in zip(runs[name], runs[floor])]  # floor CPU / ours: > 1 is cheaper
+            print(f"  {name} / {floor}: req/s median {statistics.median(ratios):.2f} "
+                  f"(rounds: {' '.join(f'{r:.2f}' for r in ratios)}); CPU per request {statistics.median(cpu):.2f}x "
+                  f"(rounds: {' '.join(f'{r:.2f}' for r in cpu)})")
 PY

@@ -10,6 +10,8 @@ import time
 import traceback
 import uuid
 
+import orjson
+
 from service.errors import internal, render, send_reply
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -23,7 +25,15 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info and record.exc_info[1] is not None:
             entry.update(describe_exception(record.exc_info[1]))
-        return json.dumps(entry, default=str)
+        try:  # orjson: a third of json.dumps's cost, on the access line every request writes (issue 25)
+            return orjson.dumps(entry, default=str, option=AS_JSON_DUMPS).decode()
+        except TypeError:  # what orjson refuses (an int past 64 bits): the standard library's way
+            return json.dumps(entry, default=str)
+
+
+# Dates, dataclasses and subclasses go through str() as json.dumps(default=str) sends them.
+AS_JSON_DUMPS = (orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+                 | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
 def describe_exception(exc: BaseException) -> dict:

@@ -7,6 +7,7 @@ from service.errors import not_acceptable, render, send_reply
 JSON_TYPES = ("application/fhir+json", "application/json", "application/*", "*/*", "application/json+fhir")
 ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 PAGES = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
+POLICY_NAMES = frozenset(name for name, _ in ALWAYS)
 
 
 def accepts_json(accept: str) -> bool:
@@ -46,9 +47,13 @@ class HttpPolicy:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
                 names = {k.lower() for k, _ in headers}
-                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                html = b"content-type" in names and any(
+                    k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
                 # a page that set its own policy keeps it; each header is sent once
-                headers.extend(h for h in ALWAYS + (PAGES if html else []) if h[0] not in names)
+                if html or names & POLICY_NAMES:
+                    headers.extend(h for h in ALWAYS + (PAGES if html else []) if h[0] not in names)
+                else:  # the usual case (every CDS Hooks answer): both headers, nothing to compare
+                    headers.extend(ALWAYS)
             await send(message)
 
         await self.app(scope, receive, send_with_policy)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
-
-from service.crd.routes import error_reply, respond_to_hook
+from service.crd.routes import JSON_HEADERS, error_reply, respond_to_hook
+from service.crd.state import crd_state_of
 from service.errors import internal, send_reply, too_large
 from service.logs import request_id
 
@@ -56,11 +55,16 @@ class HookFastPath:
             return await self.app(scope, receive, send)
         scope["path_params"] = {"service_id": service_id}
         try:
-            status, data, headers = await respond_to_hook(Request(scope, receive), await read_body(receive))
+            status, data, headers = await respond_to_hook(scope, crd_state_of(scope), await read_body(receive))
         except BodyTooLarge:
             status, data, headers = error_reply(too_large(
                 f"the request body is larger than {MAX_BODY // (1024 * 1024)} MiB"))
         except Exception:  # noqa: BLE001 - as the framework would: logged, and a 500 outcome
             log.exception("unhandled error in a CDS Hooks call")
             status, data, headers = error_reply(internal(request_id.get()))
-        await send_reply(send, status, data, headers)
+        if headers is JSON_HEADERS:  # the answer: its header list made here, not encoded from a dict
+            await send({"type": "http.response.start", "status": status, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]})
+            await send({"type": "http.response.body", "body": data})
+        else:
+            await send_reply(send, status, data, headers)

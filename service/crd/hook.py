@@ -113,8 +113,10 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings, to
     config = read_configuration(request)
     drafts = flatten(context.get("draftOrders"))
     sent = index_resources(drafts + flatten(context.get("appointments")))
-    if service.hook in ("order-sign", "order-select") and not any(
-            is_besponsa_order(o, sent) for o in drafts) and not unresolved_medications(drafts, sent):
+    # Besponsa by what the hook sent stays Besponsa once the chart is known too (what the hook
+    # sent wins over prefetch): each draft is checked once.
+    matched = {id(o) for o in drafts if is_besponsa_order(o, sent)}
+    if service.hook in ("order-sign", "order-select") and not matched and not unresolved_medications(drafts, sent):
         return HookResult({"cards": [], "systemActions": []})  # other drugs: no chart is read
     chart = await gather_chart(request, service.queries, cfg.http, cfg.allowed_origins)
     # What the hook sent wins over prefetch; prefetch keys we did not ask for only resolve references.
@@ -125,7 +127,7 @@ async def answer_hook(service: HookService, request: dict, cfg: HookSettings, to
     candidates = find_orders(service, context, known)
     if medications := unresolved_medications(candidates, known):  # CONTRACT: Medication by reference
         known.update(index_resources(await read_references(request, medications, cfg.http, cfg.allowed_origins)))
-    orders = [o for o in candidates if is_besponsa_order(o, known)]
+    orders = [o for o in candidates if id(o) in matched or is_besponsa_order(o, known)]
     if not orders:
         return HookResult({"cards": [], "systemActions": []})
     coverage = find_coverage(chart.resources)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import date
 
 import orjson
@@ -21,21 +20,12 @@ from service.crd.hook import HookSettings, answer_hook, validate_request
 from service.crd.memo import AssessmentMemo
 from service.crd.security import KeyStore, ReplayCache, verify_token
 from service.crd.services import SERVICES_BY_ID, discovery_document
+from service.crd.state import CrdState, CrdStateDep
 from service.errors import ApiError, bad_request, invalid, not_found, problem, render, too_large, unauthorized
 from service.storage.hooks import save_feedback
 
 router = APIRouter(tags=["crd"])
 log = logging.getLogger("service.crd")
-
-
-@dataclass
-class CrdState:
-    """Per-app CRD state, made once and closed at shutdown (never per request)."""
-
-    keys: KeyStore
-    replay: ReplayCache
-    audit: AuditWriter
-    hook_settings: HookSettings
 
 
 def start_crd(app) -> CrdState:
@@ -52,11 +42,7 @@ def start_crd(app) -> CrdState:
     hook_settings = HookSettings(base_url=settings.public_base_url, http=app.state.http,
                                  allowed_origins=settings.allowed_origins, assess=AssessmentMemo().assess)
     app.state.crd = CrdState(KeyStore(issuers, app.state.http), ReplayCache(app.state.storage), writer,
-                             hook_settings)
-    return app.state.crd
-
-
-def crd_state(app) -> CrdState:
+                             hook_settings, app.state.storage, unsigned_allowed(settings), settings.public_base_url)
     return app.state.crd
 
 
@@ -65,18 +51,31 @@ def unsigned_allowed(settings) -> bool:
     return bool(settings.cds_allow_unsigned or settings.auth_disabled)
 
 
-async def authenticate(request: Request, state: CrdState) -> None:
+def header(scope, name: bytes) -> str | None:
+    """One request header from the ASGI scope (names arrive lower-case), as Request.headers.get reads it."""
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def url_path(scope) -> str:
+    """The request's path as Starlette's Request.url.path gives it (the JWT audience, the access trail)."""
+    return Request(scope).url.path
+
+
+async def authenticate(scope, state: CrdState) -> None:
     """CDS Hooks 2.0 §"Trusting CDS Clients": a JWT from a trusted issuer is required (401 otherwise),
     unless the operator allows unsigned calls; a JWT that is sent is always verified."""
-    sent = request.headers.get("authorization")
-    if unsigned_allowed(request.app.state.settings) and (not sent or not state.keys.issuers):
+    sent = header(scope, b"authorization")
+    if state.unsigned and (not sent or not state.keys.issuers):
         return  # a sandbox: nothing to verify a JWT against, or none sent
     if not state.keys.issuers:
         raise unauthorized("CDS Hooks calls need a JWT from an issuer in CDS_TRUSTED_ISSUERS (CDS Hooks 2.0 "
                            "\"Trusting CDS Clients\"); an EHR sandbox may be allowed unsigned calls by the "
                            "operator (CDS_ALLOW_UNSIGNED=true)")
-    audience = f"{request.app.state.settings.public_base_url}{request.url.path}"
-    claims = await verify_token(request.headers.get("authorization"), audience, state.keys)
+    audience = f"{state.base_url}{url_path(scope)}"
+    claims = await verify_token(sent, audience, state.keys)
     # The shared replay table is a database write: keep it off the event loop.
     fresh = await to_thread.run_sync(state.replay.check_and_add,
                                      f"{claims['iss']}|{claims['jti']}", claims["exp"])
@@ -90,18 +89,19 @@ def discover() -> dict:
     return discovery_document()
 
 
-async def respond_to_hook(request: Request, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+async def respond_to_hook(scope, state: CrdState, body: bytes) -> tuple[int, bytes, dict[str, str]]:
     """One hook call -> (status, JSON, headers): 200 with cards and systemActions, or an
-    OperationOutcome naming the problem (CDS Hooks 2.0 "Calling a CDS Service")."""
+    OperationOutcome naming the problem (CDS Hooks 2.0 "Calling a CDS Service").
+
+    It reads the ASGI scope, not a Request: the fast path calls it on every order-sign."""
     started = time.perf_counter()
-    service_id = request.path_params["service_id"]
+    service_id = scope["path_params"]["service_id"]
     service = SERVICES_BY_ID.get(service_id)
     if service is None:
         return error_reply(not_found(f"CDS service {service_id!r}"))
-    state = crd_state(request.app)
     status, result, instance = 500, None, None
     try:
-        await authenticate(request, state)
+        await authenticate(scope, state)
         try:
             payload = validate_request(service, orjson.loads(body))
         except orjson.JSONDecodeError:
@@ -113,8 +113,8 @@ async def respond_to_hook(request: Request, body: bytes) -> tuple[int, bytes, di
     except ApiError as exc:
         status, data, headers = error_reply(exc)
         if status in (401, 403):  # a refused call is in the access trail (the guard leaves hook calls alone)
-            await write_events(request.app.state.storage, [access_event(
-                None, "E", "route", None, status, request.url.path, detail=f"refused ({status}) POST")])
+            await write_events(state.storage, [access_event(
+                None, "E", "route", None, status, url_path(scope), detail=f"refused ({status}) POST")])
         return status, data, headers
     finally:
         # Ids and codes only: the audit row never holds a patient identifier.
@@ -129,9 +129,9 @@ def error_reply(error: ApiError) -> tuple[int, bytes, dict[str, str]]:
     return render(error)
 
 
-async def call_service(request: Request) -> Response:
+async def call_service(request: Request, state: CrdStateDep) -> Response:
     """POST /cds-services/{id} through the router (HookFastPath normally answers first)."""
-    status, data, headers = await respond_to_hook(request, await request.body())
+    status, data, headers = await respond_to_hook(request.scope, state, await request.body())
     return Response(data, status_code=status, headers=headers)
 
 
@@ -143,11 +143,11 @@ router.add_api_route(
 
 
 @router.post("/cds-services/{service_id}/feedback", openapi_extra=json_body("CDS Hooks feedback", media="application/json"))
-async def feedback(service_id: str, request: Request, storage: StorageDep):
+async def feedback(service_id: str, request: Request, storage: StorageDep, state: CrdStateDep):
     """CDS Hooks 2.0 Feedback: stored per card."""
     if service_id not in SERVICES_BY_ID:
         raise not_found(f"CDS service {service_id!r}")
-    await authenticate(request, crd_state(request.app))
+    await authenticate(request.scope, state)
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:

@@ -5,6 +5,18 @@ from service.fhir.json import listed, obj, reference_of, text_of
 from service.policies.drug import BESPONSA
 
 ORDER_TYPES = {"MedicationRequest", "ServiceRequest", "MedicationDispense"}
+# The declaration's sets, read once: Drug.hcpcs_codes builds a new frozenset on each read, and every
+# order-sign checks each coding of each order (issue 25).
+HCPCS_SYSTEMS, HCPCS_CODES = BESPONSA.hcpcs_systems, BESPONSA.hcpcs_codes
+NDC_SYSTEM, NDC_CODES, NAMES = BESPONSA.ndc_system, BESPONSA.ndc_codes, BESPONSA.names
+
+
+def names_besponsa(text: object) -> bool:
+    """A display or text that mentions the drug by one of its names (any case)."""
+    if not isinstance(text, str) or not text:
+        return False
+    lowered = text.lower()
+    return any(n in lowered for n in NAMES)
 
 
 def concept_is_besponsa(concept: dict | None) -> bool:
@@ -14,13 +26,14 @@ def concept_is_besponsa(concept: dict | None) -> bool:
     for coding in listed(concept.get("coding")):
         if not isinstance(coding, dict):
             continue
-        system, code = text_of(coding.get("system")), text_of(coding.get("code")).upper()
-        if (system in BESPONSA.hcpcs_systems and code in BESPONSA.hcpcs_codes) or (
-                system == BESPONSA.ndc_system and code in BESPONSA.ndc_codes):
+        system, code = coding.get("system"), coding.get("code")
+        if isinstance(code, str) and isinstance(system, str) and (
+                (system in HCPCS_SYSTEMS and code.upper() in HCPCS_CODES)
+                or (system == NDC_SYSTEM and code.upper() in NDC_CODES)):
             return True
-        if any(n in text_of(coding.get("display")).lower() for n in BESPONSA.names):
+        if names_besponsa(coding.get("display")):
             return True
-    return any(n in text_of(concept.get("text")).lower() for n in BESPONSA.names)
+    return names_besponsa(concept.get("text"))
 
 
 def resolve_medication(order: dict, reference: str | None, known: dict[str, dict]) -> dict | None:
@@ -56,5 +69,5 @@ def unresolved_medications(orders: list[dict], known: dict[str, dict]) -> list[s
 
 def is_besponsa_item(item: dict) -> bool:
     """A Claim.item whose productOrService is the drug's HCPCS code (or its legacy one)."""
-    return any(text_of(c.get("system")) in BESPONSA.hcpcs_systems and text_of(c.get("code")) in BESPONSA.hcpcs_codes
+    return any(text_of(c.get("system")) in HCPCS_SYSTEMS and text_of(c.get("code")) in HCPCS_CODES
                for c in listed(obj(item.get("productOrService")).get("coding")) if isinstance(c, dict))
