@@ -35,6 +35,7 @@ ROUTE = "route a case to a physician reviewer"
 DENY = "deny a request"
 REPORT = "read the prior-authorization report"
 AUDIT_ALL = "read every organization's access trail"
+PEER_TO_PEER = "record a peer-to-peer review on a case"
 
 # The table: permission -> the kinds that hold it. A payer may narrow it (UM_RULES); nothing may
 # give a provider's system a payer's permission (checked at start-up, see check_rules).
@@ -45,11 +46,14 @@ RULES: Mapping[str, frozenset[str]] = MappingProxyType({
     REQUEST_INFO: frozenset({NURSE, PHYSICIAN, PAYER_CLIENT}),
     ROUTE: frozenset({NURSE, PAYER_CLIENT}),
     DENY: frozenset({PHYSICIAN}),
-    REPORT: frozenset({OPERATOR, PAYER_CLIENT, LOCAL}),
+    # Medical directors read the UM numbers too, and follow a count to its cases (issue 22).
+    REPORT: frozenset({OPERATOR, PHYSICIAN, PAYER_CLIENT, LOCAL}),
     AUDIT_ALL: frozenset({OPERATOR, PAYER_CLIENT, LOCAL}),
+    PEER_TO_PEER: frozenset({NURSE, PHYSICIAN}),  # the desk's people only (issue 22): no system, no operator
 })
 SHORT = {"review": REVIEW, "approve": APPROVE, "override": OVERRIDE, "request-info": REQUEST_INFO,
-         "route": ROUTE, "deny": DENY, "report": REPORT, "audit": AUDIT_ALL}  # templates' names
+         "route": ROUTE, "deny": DENY, "report": REPORT, "audit": AUDIT_ALL,
+         "peer-to-peer": PEER_TO_PEER}  # templates' names
 # A payer client's scope that grants the reviewer API (contract: system/ClaimResponse.u).
 REVIEW_SCOPE = ("ClaimResponse", "u")
 HOME = {NURSE: "/review", PHYSICIAN: "/review", OPERATOR: "/reports/prior-authorization"}

@@ -23,6 +23,7 @@ ACTIONS: dict[str, tuple[str, str, str | None, str | None]] = {
     "deny": ("denied", "review", "deny", None),
     "request-info": ("asked for information", "review", "pend", None),
     "route-to-physician": ("routed to a physician reviewer", "route-to-physician", None, None),
+    "peer-to-peer": ("recorded a peer-to-peer step", "peer-to-peer", None, None),
 }
 OUTCOMES = {"approve": "approved", "deny": "denied", "pend": "pended", "cancel": "cancelled"}
 SUBMITTER = "pas-client"  # how storage logs a submission; the claim's owner names the client when known

@@ -8,6 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from cql_equivalents.besponsa_prefill import (
+    CONDITIONS,
+    cd22_percent_from,
+    cd22_status_from,
+    codings,
+    diagnosis_code,
+    index_bundle,
+    observed,
+    percent_of,
+    resources,
+)
 from service.fhir.bundle import BundleIndex
 from service.fhir.json import obj, objs, text_of
 from service.fhir.responses import INFORMATION_ORIGIN, PREFILL_EVIDENCE, iter_items
@@ -19,6 +30,17 @@ from service.policies.model import Policy
 ORIGIN_WORDS = {"auto": "auto: from the chart", "override": "override: chart value changed by the clinician",
                 "manual": "manual: entered by the clinician"}
 NOT_STATED = "not stated"
+
+
+@dataclass(frozen=True)
+class ChartFact:
+    """What the request Bundle's own chart entries say of one concept, read by the prefill's rules
+    (CONTRACT: where prefill finds these facts), and where: "Observation, 2026-11-20"."""
+
+    value: object
+    source: str
+    percent: float | None = None  # a CD22 call's own percent of CD22-positive blasts, when it states one
+    all_values: frozenset[str] = frozenset()  # diagnosis: every one the Bundle's Conditions code
 
 
 @dataclass(frozen=True)
@@ -116,4 +138,35 @@ def summarize_request(bundle: dict, answers: dict[str, object], received: date) 
         "drug": describe_drug(coding[0] if coding else {}),
         "quantity": f"{quantity.get('value', '')} {text_of(quantity.get('unit'))}".strip() or "not stated",
         "prescriber_npi": npi or "not stated",
+        "chart": chart_facts(bundle),
     }
+
+
+def source_words(resource: dict | None) -> str:
+    """'Observation, 2026-11-20': the kind of chart entry and its date (when it states one)."""
+    if not resource:
+        return ""
+    dated = observed(resource)[1] if resource.get("resourceType") == "Observation" else (
+        resource.get("onsetDateTime") or resource.get("recordedDate"))
+    day = dated[:10] if isinstance(dated, str) else ""
+    return ", ".join(filter(None, (str(resource.get("resourceType", "")), day)))
+
+
+def chart_facts(bundle: dict) -> dict[str, ChartFact]:
+    """CD22 status and percent (the latest result stating each) and the diagnoses the Bundle's Observations
+    and Conditions code: what the desk checks the answers against (issue 22)."""
+    view: dict[str, object] = {"_index": index_bundle(bundle)}
+    facts: dict[str, ChartFact] = {}
+    status, lab = cd22_status_from(view)
+    if status is not None and lab is not None:
+        facts["cd22-status"] = ChartFact(status, source_words(lab), percent_of(lab.get("valueQuantity")))
+    percent, lab = cd22_percent_from(view)
+    if percent is not None and lab is not None:
+        facts["cd22-percent"] = ChartFact(percent, source_words(lab), percent)
+    coded = [(d, c) for c in resources(view, CONDITIONS) for s, code in codings(c.get("code"))
+             if (d := diagnosis_code(s, code))]
+    if coded:
+        value = next(d for d in ("b-all", "lbl", "nhl-other") if any(d == x for x, _ in coded))  # the prefill's order
+        source = next(c for d, c in reversed(coded) if d == value)
+        facts["diagnosis"] = ChartFact(value, source_words(source), all_values=frozenset(d for d, _ in coded))
+    return facts

@@ -15,17 +15,20 @@ from service.policies.registry import read_policy_text, require_policy
 from service.review.auth import Reviewer, now_utc
 from service.review.case import list_answers, summarize_request
 from service.review.criteria import highlight, judge, judge_exclusions, policy_cites
-from service.review.notes import case_story, conflicts, provider_told
-from service.review.queue import queue_row
+from service.review.notes import case_story, conflicts, last_decision, peer_view, provider_told
+from service.review.queue import queue_row, span
 from service.review.web import page, problem_page, signed_in
 from service.storage import claims as repo
 from service.storage import desk
+from service.storage.peer import OUTCOMES, peer_steps
 
 router = APIRouter(tags=["reviewer desk"])
 DONE = {"approve": "Approved. The provider has been sent the approval, its period and your note.",
         "deny": "Denied. The provider has been sent the reasons in the policy's words and your note.",
         "request-info": "Information requested. The provider has been told what is needed; the case stays open.",
-        "route-to-physician": "Routed to a physician reviewer. The case now waits for a physician's decision."}
+        "route-to-physician": "Routed to a physician reviewer. The case now waits for a physician's decision.",
+        "peer-to-peer": "Peer-to-peer recorded on the case; it is in the notes below."}
+DECISIONS = ("approve", "deny", "request-info", "route-to-physician")  # after these, the next case is offered
 
 
 def finding(det) -> str:
@@ -63,10 +66,15 @@ def load_case(storage, settings, response_id: str) -> dict | None:
     period = policy.period_for(det.request_type)
     summary = summarize_request(claim.request or {}, answers, received.date() if received else now_utc().date())
     history, trail = repo.history(storage, response_id), desk.audit_trail(storage, claim.id, 50)
+    peer, now = peer_steps(storage, claim.id), now_utc()
+    row = queue_row(claim, stored.response, now)
     return {
-        "stored": stored, "claim": claim, "policy": policy, "queue": queue_row(claim, stored.response, now_utc()),
+        "stored": stored, "claim": claim, "policy": policy, "queue": row,
+        # Information requested: how long the provider has had the question; the decision clock is not paused.
+        "waiting": span(max((now - row.since).total_seconds(), 0)) if row.since else "",
         "summary": summary, "conflicts": conflicts(summary, answers),
-        "story": case_story(history, trail), "told": provider_told(stored.response.resource),
+        "story": case_story(history, trail, peer), "told": provider_told(stored.response.resource),
+        "peer": peer_view(peer), "peer_outcomes": OUTCOMES,
         "answers": list_answers(policy, qr.resource if qr else {}, answers),
         "tree": judge(policy, answers, anchors), "exclusions": judge_exclusions(policy, answers, anchors),
         "policy_text": text, "months": approval_months(policy, det, settings.default_auth_months),
@@ -96,10 +104,12 @@ async def case_page(request: Request, reviewer: Reviewer, response_id: str, stat
     context = await run_in_threadpool(load_case, app.state.storage, app.state.settings, response_id)
     if context is None:
         return problem_page(request, 404, "No such request", f"No determination {response_id} is stored.", reviewer)
-    following = await run_in_threadpool(next_case, app.state.storage, response_id, reviewer.id) if done else None
+    following = await run_in_threadpool(next_case, app.state.storage, response_id, reviewer.id) \
+        if done in DECISIONS else None
     return page(request, "review/case.html", status, reviewer=reviewer, error=error, done=DONE.get(done, ""),
                 next_case=following, kept=kept or {}, held_by_other=context["claim"].assigned_to not in (None, reviewer.id),
                 can_deny=reviewer.can("deny"), can_override=reviewer.can("override"),
+                can_peer=reviewer.can("peer-to-peer"), decided_case=done in DECISIONS,
                 can_approve=reviewer.can("override") or (reviewer.can("approve") and not context["not_met"]),
                 can_route=reviewer.can("route") and context["claim"].routed_to is None, **context)
 
@@ -125,5 +135,5 @@ async def show_letter(request: Request, response_id: str):
                             "A letter is written once the request is decided; this one is still pended.", reviewer)
     resource = context["stored"].response.resource
     return page(request, "review/letter.html", reviewer=reviewer, resource=resource, told=context["told"],
-                contact=app.state.settings.contact_for(context["claim"].payer_id), decided=context["story"][-1],
+                contact=app.state.settings.contact_for(context["claim"].payer_id), decided=last_decision(context["story"]),
                 **{k: context[k] for k in ("claim", "policy", "queue", "summary")})

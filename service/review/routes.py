@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.review import access, actions, api, login, pages, queue_page, reporting
+from service.review import access, actions, api, login, pages, peer, queue_page, reporting
 
 router = APIRouter()
-for part in (login, api, reporting, access, queue_page, actions, pages):  # /review/{id} last: it would swallow /review/login
+for part in (login, api, reporting, access, queue_page, peer, actions, pages):  # /review/{id} last: it would swallow /review/login
     router.include_router(part.router)

@@ -32,7 +32,7 @@ PAGER, CLIENT = "pager-bot", "client-acme"  # the client cancels its own claim: 
     ("submit", "pend", "submitted"), ("submit", "approve", "submitted"), ("update", "pend", "updated"),
     ("update", "cancel", "cancelled"), ("review", "approve", "approved"), ("review", "deny", "denied"),
     ("review", "pend", "asked for information"), ("route-to-physician", "pend", "routed to a physician reviewer"),
-    ("peer-to-peer", None, "peer to peer")])
+    ("peer-to-peer", None, "recorded a peer-to-peer step"), ("escalate-to-committee", None, "escalate to committee")])
 def test_each_action_has_one_name_in_words(action, outcome, words):
     assert action_words(action, outcome) == words
 
@@ -170,7 +170,7 @@ def test_fifty_a_page_with_next_and_previous_links_and_a_date_filter(clients, tr
     operator = clients[OPERATOR]
     first = operator.get(f"/review/audit?actor={PAGER}").text
     assert len(rows_of(first)) == 50 and "Events 1 to 50 of 55 (page 1 of 2)." in first
-    assert rows_of(first)[0]["details"] == "step 55" and rows_of(first)[0]["action"] == "peer to peer"
+    assert rows_of(first)[0]["details"] == "step 55" and rows_of(first)[0]["action"] == "recorded a peer-to-peer step"
     assert 'id="audit-previous"' not in first
     nxt = unescape(re.search(r'id="audit-next" href="([^"]+)"', first).group(1))
     assert nxt == f"/review/audit?actor={PAGER}&page=2"
@@ -192,7 +192,7 @@ def test_the_csv_export_carries_every_filtered_event(clients, trail):
     assert "attachment" in answer.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     assert len(rows) == 55 and list(rows[0]) == ["when", "action", "by", "outcome", "pa_number", "details"]
-    assert rows[0] == {"when": "2023-01-01T08:54:00+00:00", "action": "peer to peer", "by": PAGER, "outcome": "",
+    assert rows[0] == {"when": "2023-01-01T08:54:00+00:00", "action": "recorded a peer-to-peer step", "by": PAGER, "outcome": "",
                        "pa_number": "", "details": "step 55"}
     page = clients[OPERATOR].get(f"/review/audit?actor={PAGER}&action=submit").text
     link = unescape(re.search(r'id="audit-csv" href="([^"]+)"', page).group(1))
