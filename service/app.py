@@ -34,7 +34,7 @@ from service.services import AppServices
 from service.smart.routes import start_smart
 from service.storage.claims import get_response
 from service.storage.db import check_database_url
-from service.subscriptions.worker import start_subscriptions
+from service.subscriptions.worker import DeliveryPolicy, start_subscriptions
 from service.web.pages import install as install_page_handlers
 
 # The route registry: each module exposes `router`. Discovery documents are built from the
@@ -58,21 +58,29 @@ ROUTERS = (
 log = logging.getLogger("service")
 
 
-def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None,
+               delivery: DeliveryPolicy | None = None) -> FastAPI:
     """Build the app; raises at once on bad settings or an unservable policy declaration.
 
-    `transport` replaces the network for every outbound call (tests pass an httpx MockTransport).
+    `transport` replaces the network for every outbound call (tests pass an httpx MockTransport);
+    `delivery` replaces the Subscription worker's polling and retry policy (tests pass short intervals).
     """
     settings = settings or load_settings()
     check_data_dir(settings)
     configure_logging(settings.log_level)
     all_policies()  # validate every declaration now, not on the first request
 
-    services = AppServices(settings, HttpClient(timeout=settings.fhir_timeout_seconds, transport=transport))
+    services = AppServices(settings, HttpClient(timeout=settings.fhir_timeout_seconds, transport=transport),
+                           delivery or DeliveryPolicy())
+
+    def render_response(response_id: str) -> dict | None:
+        """The PAS response Bundle a full-resource notification carries (None: no such response)."""
+        assert services.storage is not None  # started before the worker that calls this
+        stored = get_response(services.storage, response_id)
+        return response_bundle(settings.public_base_url, stored) if stored else None
 
     def start_delivery(app) -> None:
-        start_subscriptions(app, lambda rid: response_bundle(settings.public_base_url, s)
-                            if (s := get_response(app.state.storage, rid)) else None)
+        start_subscriptions(app, render_response, services.delivery)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

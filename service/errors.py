@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-FHIR_JSON = "application/fhir+json"
+FHIR_JSON = "application/fhir+json"  # FHIR R4 http.html#mime-type: the one definition, imported elsewhere
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,21 @@ class ApiError(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+
+class OAuthError(ApiError):
+    """A token endpoint refusal (RFC 6749 section 5.2): `render` answers it as {error, error_description}
+    JSON with Cache-Control: no-store, never as an OperationOutcome; invalid_client is a 401 with a challenge."""
+
+    def __init__(self, error: str, description: str, status: int = 400):
+        headers = {"WWW-Authenticate": 'Basic realm="token"'} if status == 401 else {}
+        super().__init__(status, (Issue("security" if status == 401 else "invalid", description),),
+                         {**headers, "Cache-Control": "no-store"})
+        self.error = error
+
+    @property
+    def description(self) -> str:
+        return self.message
 
 
 def problem(path: str, message: str, code: str = "invalid") -> Issue:
@@ -80,6 +95,11 @@ def conflict(message: str, code: str = "conflict") -> ApiError:
 def unauthorized(message: str) -> ApiError:
     """401 with a Bearer challenge (RFC 6750 section 3)."""
     return ApiError(401, (Issue("security", message),), {"WWW-Authenticate": "Bearer"})
+
+
+def gone(what: str) -> ApiError:
+    """410: a deleted resource (FHIR R4 http.html#read: a read of a deleted resource is 410 Gone)."""
+    return ApiError(410, (Issue("deleted", f"{what} was deleted"),))
 
 
 def forbidden(message: str) -> ApiError:
@@ -120,7 +140,11 @@ def build_outcome(issues: Sequence[Issue]) -> dict:
 
 
 def render(error: ApiError) -> tuple[int, bytes, dict[str, str]]:
-    """(status, OperationOutcome JSON, headers): the only place an error becomes a response."""
+    """(status, OperationOutcome JSON, headers): the only place an error becomes a response; a token
+    endpoint refusal is RFC 6749 section 5.2 JSON instead."""
+    if isinstance(error, OAuthError):
+        body = {"error": error.error, "error_description": error.description}
+        return error.status, orjson.dumps(body), {"content-type": "application/json", **error.headers}
     return error.status, orjson.dumps(build_outcome(error.issues)), {"content-type": FHIR_JSON, **error.headers}
 
 

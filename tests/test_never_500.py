@@ -74,7 +74,7 @@ def test_impossible_clinical_values_are_refused_not_scored(client, concept, valu
 
 @pytest.fixture(scope="module")
 def pg_client(tmp_path_factory):
-    from tests.storage.pg import throwaway_database
+    from tests.support.databases import throwaway_database
     with throwaway_database() as url:
         if not url:
             pytest.skip("TEST_DATABASE_URL not set (no PostgreSQL reachable)")

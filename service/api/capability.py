@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
+from service.api.deps import SettingsDep
 from service.auth.routes import token_url
 from service.fhir.outcome import fhir_response
 from service.subscriptions import PAS_TOPIC, STATUS_OPERATION, TOPIC_CANONICAL
@@ -59,6 +60,6 @@ def build_capability_statement(base_url: str) -> dict:
 
 
 @router.get("/fhir/metadata")
-def read_metadata(request: Request):
+def read_metadata(settings: SettingsDep):
     """FHIR R4 capabilities interaction."""
-    return fhir_response(build_capability_statement(request.app.state.settings.public_base_url))
+    return fhir_response(build_capability_statement(settings.public_base_url))

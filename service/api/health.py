@@ -4,10 +4,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from service.api.deps import SettingsDep, StorageDep
+from service.services import ServicesDep
 from service.storage.schema import describe_failure
 
 router = APIRouter(tags=["operations"])
@@ -52,12 +55,15 @@ class ReadinessProbe:
         return self.error
 
 
-def probe_of(request: Request) -> ReadinessProbe:
-    state = request.app.state
-    probe = getattr(state, "readiness", None)
-    if probe is None or probe.storage is not state.storage:
-        probe = state.readiness = ReadinessProbe(state.storage)
+def probe_of(services: ServicesDep, storage: StorageDep) -> ReadinessProbe:
+    """This app's one probe (AppServices.readiness), made again when a restart opened new storage."""
+    probe = services.readiness
+    if not isinstance(probe, ReadinessProbe) or probe.storage is not storage:
+        probe = services.readiness = ReadinessProbe(storage)
     return probe
+
+
+ProbeDep = Annotated[ReadinessProbe, Depends(probe_of)]
 
 
 # HEAD answers too (load balancers probe with it) but stays out of the OpenAPI document: one
@@ -72,13 +78,14 @@ async def healthz() -> dict:
 
 @router.get("/readyz")
 @router.head("/readyz", include_in_schema=False)
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(services: ServicesDep, settings: SettingsDep, probe: ProbeDep) -> JSONResponse:
     """Ready when the schema is current and storage answers; 503 otherwise, saying why."""
-    schema = request.app.state.schema
-    why = (schema.error or "not migrated yet") if not schema.ready.is_set() else await probe_of(request).check()
+    schema = services.schema
+    assert schema is not None  # AppServices.start made it before the first request
+    why = (schema.error or "not migrated yet") if not schema.ready.is_set() else await probe.check()
     body = {"status": "ready" if why is None else why}
-    if request.app.state.settings.auth_disabled:
+    if settings.auth_disabled:
         body["authorization"] = "OFF (AUTH_DISABLED=true): not for patient data"
-    if request.app.state.settings.cds_allow_unsigned or request.app.state.settings.auth_disabled:
+    if settings.cds_allow_unsigned or settings.auth_disabled:
         body["cdsHooks"] = "unsigned calls accepted (CDS_ALLOW_UNSIGNED=true): for EHR sandboxes only"
     return JSONResponse(body, status_code=200 if why is None else 503)

@@ -5,11 +5,13 @@ SMART App Launch 2.x "Backend Services" and RFC 6749 section 5 (token responses 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -22,13 +24,12 @@ from service.auth.policy import sees_every_owner
 from service.auth.tokens import (
     ASSERTION_ALGORITHMS,
     ASSERTION_TYPE,
-    OAuthError,
     claimed_client,
     granted_scopes,
     issue_token,
     verify_assertion,
 )
-from service.errors import bad_request
+from service.errors import OAuthError, bad_request
 from service.fhir.bundle import searchset
 from service.fhir.outcome import fhir_response
 from service.storage.access import LazySecret, list_access
@@ -41,18 +42,40 @@ SCOPES_SUPPORTED = ["system/Claim.c", "system/ClaimResponse.rs", "system/Questio
                     "system/*.write"]
 
 
+@dataclass(frozen=True)
+class TokenEndpoint:
+    """What the token endpoint needs, made once at start-up: the registered clients, their JWK Sets'
+    cache, the assertion replay table and the key tokens are signed with."""
+
+    clients: dict[str, RegisteredClient]
+    jwks: JwksCache
+    replay: ReplayCache
+    secret: LazySecret
+
+
 def start_auth(app) -> None:
     """At start-up: the shared token secret, the JWK Set cache and the assertion replay table."""
-    settings = app.state.settings
-    app.state.token_secret = LazySecret(app.state.storage, "access-token")
-    app.state.auth_jwks = JwksCache(app.state.http, "the client's JWK Set", allowed=settings.allowed_origins)
-    app.state.auth_replay = ReplayCache(app.state.storage)
-    app.state.smart_clients = parse_clients(settings.smart_clients)
+    services = app.state.services
+    settings, storage = services.settings, services.storage
+    # app.state.token_secret stays: the guard and the reviewer API verify tokens with it (api/deps.py).
+    secret = app.state.token_secret = LazySecret(storage, "access-token")
+    app.state.token_endpoint = TokenEndpoint(
+        parse_clients(settings.smart_clients),
+        JwksCache(services.http, "the client's JWK Set", allowed=settings.allowed_origins),
+        ReplayCache(storage), secret)
     if settings.auth_disabled:
         log.warning("AUTHORIZATION IS OFF (AUTH_DISABLED=true): anyone who reaches this service can submit "
                     "requests and read every determination; never run a payer's data like this")
-    elif not app.state.smart_clients:
+    elif not app.state.token_endpoint.clients:
         log.warning("no SMART_CLIENTS are registered: every protected route will answer 401")
+
+
+def get_token_endpoint(request: Request) -> TokenEndpoint:
+    """Local to this module (only the token endpoint needs it), as crd/routes.py keeps its CrdState."""
+    return request.app.state.token_endpoint
+
+
+TokenEndpointDep = Annotated[TokenEndpoint, Depends(get_token_endpoint)]
 
 
 def token_url(base_url: str) -> str:
@@ -75,31 +98,24 @@ def read_smart_configuration(settings: SettingsDep) -> JSONResponse:
     return JSONResponse(smart_configuration(settings.public_base_url))
 
 
-def oauth_error(error: OAuthError) -> JSONResponse:
-    """RFC 6749 section 5.2: JSON {error, error_description}; 401 with a challenge for invalid_client."""
-    headers = {"WWW-Authenticate": 'Basic realm="token"', "Cache-Control": "no-store"} if error.status == 401 \
-        else {"Cache-Control": "no-store"}
-    return JSONResponse({"error": error.error, "error_description": error.description}, status_code=error.status,
-                        headers=headers)
-
-
 @router.post(TOKEN_PATH, openapi_extra={"requestBody": {"required": True, "content": {
     "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": [
         "grant_type", "client_assertion_type", "client_assertion"], "properties": {
         "grant_type": {"type": "string", "enum": ["client_credentials"]}, "scope": {"type": "string"},
         "client_assertion_type": {"type": "string", "enum": [ASSERTION_TYPE]},
         "client_assertion": {"type": "string", "description": "RS384/ES384 JWT: iss = sub = client id, aud = this URL"}}}}}}})
-async def token(request: Request) -> JSONResponse:
-    """client_credentials with a signed JWT client assertion (SMART Backend Services)."""
+async def token(request: Request, endpoint: TokenEndpointDep, settings: SettingsDep,
+                storage: StorageDep) -> JSONResponse:
+    """client_credentials with a signed JWT client assertion (SMART Backend Services). Refusals are
+    OAuthErrors: errors.render answers them as RFC 6749 section 5.2 JSON."""
     raw = await read_bytes(request, 64 * 1024)
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return oauth_error(OAuthError("invalid_request", "send application/x-www-form-urlencoded"))
+        raise OAuthError("invalid_request", "send application/x-www-form-urlencoded")
     try:
         fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
-        return oauth_error(OAuthError("invalid_request", "the form is not UTF-8"))
+        raise OAuthError("invalid_request", "the form is not UTF-8") from None
     form = {k: v[0] for k, v in fields.items() if len(v) == 1}
-    state = request.app.state
     try:
         if any(len(v) > 1 for v in fields.values()):
             raise OAuthError("invalid_request", "each parameter may be given once")
@@ -107,25 +123,24 @@ async def token(request: Request) -> JSONResponse:
             raise OAuthError("unsupported_grant_type", "grant_type must be client_credentials")
         if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
             raise OAuthError("invalid_request", f"client_assertion_type must be {ASSERTION_TYPE} with a client_assertion")
-        clients: dict[str, RegisteredClient] = state.smart_clients
-        base = state.settings.public_base_url
-        client = await verify_assertion(form["client_assertion"], form.get("client_id"), clients, token_url(base),
-                                        state.auth_jwks, state.auth_replay)
+        base = settings.public_base_url
+        client = await verify_assertion(form["client_assertion"], form.get("client_id"), endpoint.clients,
+                                        token_url(base), endpoint.jwks, endpoint.replay)
         scopes = granted_scopes(client, form.get("scope", ""))
     except OAuthError as exc:
         # Who asked and why not: what an operator needs to fix a client's set-up (no assertion, no key).
         claimed = claimed_client(form.get("client_assertion"), form.get("client_id"))
         log.warning("token refused", extra={"fields": {
             "client": claimed, "error": exc.error, "reason": exc.description[:300]}})
-        registered = state.smart_clients.get(claimed) if claimed else None
-        await write_events(state.storage, [access_event(
+        registered = endpoint.clients.get(claimed) if claimed else None
+        await write_events(storage, [access_event(
             None, "E", "token", None, exc.status, TOKEN_PATH, detail=f"token refused: {exc.error}",
             owner=registered.owner if registered else None) | {"agent": claimed or "anonymous"}])
-        return oauth_error(exc)
-    await write_events(state.storage, [access_event(
+        raise
+    await write_events(storage, [access_event(
         None, "E", "token", None, 200, TOKEN_PATH, detail=f"token issued ({client.kind}): {' '.join(scopes)}",
         owner=client.owner) | {"agent": client.id}])
-    return JSONResponse(issue_token(str(state.token_secret), base, client, scopes),
+    return JSONResponse(issue_token(str(endpoint.secret), base, client, scopes),
                         headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 

@@ -19,20 +19,12 @@ from service.auth.clients import RegisteredClient
 from service.auth.jwks import SKEW_SECONDS, JwksCache, ReplayCache, key_for
 from service.auth.policy import KINDS, PAYER_CLIENT, PROVIDER_CLIENT, REVIEW_SCOPE, Principal
 from service.auth.scopes import grant, parse_scope, parse_scopes
-from service.errors import ApiError
+from service.errors import ApiError, OAuthError  # RFC 6749 5.2 errors, rendered by errors.render
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ["RS384", "ES384"]  # SMART Backend Services: the two a server must support
 MAX_ASSERTION_LIFETIME = 300  # exp at most five minutes ahead
 TOKEN_SECONDS = 300
-
-
-class OAuthError(Exception):
-    """An RFC 6749 section 5.2 error: the token endpoint answers it as JSON, never as FHIR."""
-
-    def __init__(self, error: str, description: str, status: int = 400):
-        super().__init__(description)
-        self.error, self.description, self.status = error, description, status
 
 
 Caller = Principal  # the guard's name for the principal a token names (service/auth/policy.py)

@@ -6,7 +6,6 @@ Questionnaire-populate, whose single output parameter is `response`).
 """
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, date, datetime
 
@@ -18,6 +17,7 @@ from service.fhir.bundle import flatten_all, index_resources
 from service.fhir.chart import CHART_QUERIES, ENCOUNTER_QUERY, ChartQuery, prefetch_tokens
 from service.fhir.coverage import payer_of_coverage, unknown_payer_message
 from service.fhir.json import obj, objs, text_of
+from service.fhir.shape import is_fhir_id
 from service.policies import canonical
 from service.policies.model import Policy, concepts_used
 from service.policies.registry import all_policies, get_policy
@@ -177,7 +177,6 @@ def ehr_access(params: list[dict]) -> tuple[str, str] | None:
     return servers[0], tokens[0]
 
 
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 datatypes: id
 # The SDC launch contexts $populate reads from the EHR, and the types each may name (SDC "launchContext";
 # DTR: the order is a CRD order type). A `user` of another type (a Patient filling in) is no prescriber.
 LAUNCH_TYPES = {"user": ("PractitionerRole", "Practitioner", "Patient", "RelatedPerson"),
@@ -201,7 +200,7 @@ def read_launch_context(params: list[dict]) -> dict[str, list[str]]:
                 continue
             ref = obj(part["valueReference"]).get("reference")
             kind, _, rid = ref.partition("/") if isinstance(ref, str) else ("", "", "")
-            if kind not in LAUNCH_TYPES[name] or not FHIR_ID.fullmatch(rid):
+            if kind not in LAUNCH_TYPES[name] or not is_fhir_id(rid):
                 raise invalid(problem(f"Parameters.parameter[context][{n}].part[content].valueReference.reference",
                                       f"a {name} context must reference {' or '.join(LAUNCH_TYPES[name])}/[id]"))
             found.setdefault(name, []).append(f"{kind}/{rid}")
@@ -212,7 +211,7 @@ def ehr_chart_reads(params: list[dict]) -> tuple[list[ChartQuery], dict[str, str
     """What $populate reads from fhirServer: CRD's chart queries filled from the subject and the launch
     context (the user's PractitionerRole, the Encounter), plus each order named in context."""
     patient_id = read_subject(params)["reference"].split("/", 1)[1]
-    if not FHIR_ID.fullmatch(patient_id):
+    if not is_fhir_id(patient_id):
         raise invalid(problem("Parameters.parameter[subject].valueReference", "must reference a Patient by FHIR id"))
     launch = read_launch_context(params)
     user = next(iter(launch.get("user", [])), None)

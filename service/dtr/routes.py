@@ -7,7 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 
 from service.api.body import read_json
-from service.api.deps import SettingsDep
+from service.api.deps import HttpDep, SettingsDep
 from service.api.openapi import json_body
 from service.dtr.adaptive import next_question
 from service.dtr.artifacts import find_by_canonical, libraries, questionnaires
@@ -65,7 +65,7 @@ async def questionnaire_package(request: Request):
 
 
 @router.post("/fhir/Questionnaire/{qid}/$populate", openapi_extra=json_body("SDC Parameters", "dtr/populate.json"))
-async def populate_questionnaire(qid: str, request: Request):
+async def populate_questionnaire(qid: str, request: Request, settings: SettingsDep, http: HttpDep):
     """SDC $populate from a chart in the call, or read from the EHR's FHIR server with a bearer token through
     CRD's chart queries, filled from the subject and the SDC launch context (user, encounter, order)."""
     find_questionnaire(qid)  # an unknown Questionnaire is a 404 whatever the body says
@@ -79,7 +79,7 @@ async def populate_questionnaire(qid: str, request: Request):
                                   "and fhirAuthorization to fetch it"))
     else:
         queries, tokens = ehr_chart_reads(params)  # SDC launch context: user, encounter, order
-        allowed = request.app.state.settings.allowed_origins
+        allowed = settings.allowed_origins
         try:
             decide(access[0], allowed)
         except Refused as exc:
@@ -87,7 +87,7 @@ async def populate_questionnaire(qid: str, request: Request):
                                   f"is not an EHR this payer is set up to call (EHR_ALLOWED_ORIGINS): {exc}")) from None
         # Resources sent as context content are used too (SDC: content is a Reference or a Resource).
         chart = unique_resources(given_chart(params) + await read_queries(
-            FhirServer(request.app.state.http.under(allowed), *access), queries, tokens))
+            FhirServer(http.under(allowed), *access), queries, tokens))
     return fhir_response(populate(qid, params, chart, date.today()))
 
 

@@ -21,10 +21,9 @@ from typing import Any
 
 import httpx
 
-from service.errors import ApiError, upstream
+from service.errors import FHIR_JSON, ApiError, upstream
 from service.fhir.origins import PUBLIC_HTTPS, Permit, Refused, address_of, check_addresses, decide, origin_of
 
-FHIR_JSON = "application/fhir+json"
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a chart page or a JWK Set is kilobytes; refuse the absurd
 MAX_ADDRESSES = 3  # addresses of one name tried in turn when a connection fails (IPv6, then IPv4, ...)
 

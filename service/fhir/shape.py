@@ -1,11 +1,21 @@
 """Is it FHIR R4 JSON we can read? A resource is an object with a string resourceType (FHIR R4 json.html).
 
 Two checks that agree on purpose (a property test holds them together): `readable` runs on every
-CDS Hooks call and builds no strings; `resource_problems` names each problem by its path.
+CDS Hooks call and builds no strings; `resource_problems` names each problem by its path. `is_fhir_id`
+is the one check of the id syntax, for every path segment and reference that must name a resource.
 """
 from __future__ import annotations
 
+import re
+
 from service.errors import Issue, problem
+
+ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 datatypes.html#id
+
+
+def is_fhir_id(value: object) -> bool:
+    """FHIR R4 id syntax, [A-Za-z0-9-.]{1,64}: anything else names no resource here."""
+    return isinstance(value, str) and ID.fullmatch(value) is not None
 
 
 def readable(value: object) -> bool:

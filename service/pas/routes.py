@@ -15,6 +15,7 @@ from service.auth.guard import caller_of
 from service.errors import bad_request, not_found
 from service.fhir.bundle import searchset
 from service.fhir.outcome import fhir_response
+from service.fhir.shape import is_fhir_id
 from service.pas import inquiry
 from service.pas.bundle import unwrap_resource
 from service.pas.request import read_submit
@@ -23,11 +24,6 @@ from service.storage import claims as repo
 
 router = APIRouter(tags=["pas"])
 log = logging.getLogger("service.pas")
-
-
-def fhir_id(value: str) -> bool:
-    """FHIR R4 id syntax: [A-Za-z0-9-.]{1,64} (anything else can name no resource here)."""
-    return 0 < len(value) <= 64 and all(c.isascii() and (c.isalnum() or c in "-.") for c in value)
 
 
 def owner_of(request: Request) -> str | None:
@@ -64,7 +60,7 @@ async def claim_inquire(request: Request, storage: StorageDep, settings: Setting
 @router.get("/fhir/ClaimResponse/{response_id}")
 async def read_claim_response(response_id: str, storage: StorageDep, owner: OwnerDep):
     """Current version of a ClaimResponse (FHIR read)."""
-    if not fhir_id(response_id):
+    if not is_fhir_id(response_id):
         raise not_found(f"ClaimResponse/{response_id[:64]!r}")
     stored = await run_in_threadpool(partial(repo.get_response, owner=owner), storage, response_id)
     if stored is None:
@@ -75,7 +71,7 @@ async def read_claim_response(response_id: str, storage: StorageDep, owner: Owne
 @router.get("/fhir/ClaimResponse/{response_id}/_history/{version}")
 async def vread_claim_response(response_id: str, version: int, storage: StorageDep, owner: OwnerDep):
     """One version of a ClaimResponse (FHIR vread): every determination stays readable."""
-    if not fhir_id(response_id) or not 1 <= version < 2**31:
+    if not is_fhir_id(response_id) or not 1 <= version < 2**31:
         raise not_found(f"ClaimResponse/{response_id[:64]!r}/_history/{version}")
     stored = await run_in_threadpool(partial(repo.get_response, owner=owner), storage, response_id, version)
     if stored is None:

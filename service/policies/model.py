@@ -17,11 +17,13 @@ IS, IN, AT_LEAST, BELOW, AT_MOST, TRUE, FALSE = (
 @dataclass(frozen=True)
 class LeafTest:
     """One leaf test: how it compares an answer with the declared constant, which answer types it
-    can score (start-up validation), and whether the codes it names can gate other questions
+    can score (start-up validation), how it reads in words (the desk: "<concept> is at least 1";
+    a yes/no test: the answer itself), and whether the codes it names can gate other questions
     (the Questionnaire's enableWhen)."""
 
     compare: Callable[[object, object], bool]
     answer_types: frozenset[str]
+    words: str
     codes: Callable[[object], tuple[str, ...]] | None = None
 
 
@@ -35,14 +37,14 @@ def _number(value: object) -> float:
 # The leaf-test registry, read by the engine, the start-up validation and the Questionnaire
 # builder: adding an operator is one row.
 LEAF_TESTS: dict[str, LeafTest] = {
-    IS: LeafTest(operator.eq, frozenset({CODING, INTEGER}), lambda v: (v,) if isinstance(v, str) else ()),
+    IS: LeafTest(operator.eq, frozenset({CODING, INTEGER}), "is", lambda v: (v,) if isinstance(v, str) else ()),
     IN: LeafTest(lambda answer, allowed: isinstance(allowed, tuple) and answer in allowed, frozenset({CODING}),
-                 lambda v: tuple(v) if isinstance(v, tuple) else ()),
-    AT_LEAST: LeafTest(lambda answer, n: _number(answer) >= _number(n), frozenset({INTEGER, DECIMAL})),
-    BELOW: LeafTest(lambda answer, n: _number(answer) < _number(n), frozenset({INTEGER, DECIMAL})),
-    AT_MOST: LeafTest(lambda answer, n: _number(answer) <= _number(n), frozenset({INTEGER, DECIMAL})),
-    TRUE: LeafTest(lambda answer, _: answer is True, frozenset({BOOLEAN})),
-    FALSE: LeafTest(lambda answer, _: answer is False, frozenset({BOOLEAN})),
+                 "is one of", lambda v: tuple(v) if isinstance(v, tuple) else ()),
+    AT_LEAST: LeafTest(lambda answer, n: _number(answer) >= _number(n), frozenset({INTEGER, DECIMAL}), "is at least"),
+    BELOW: LeafTest(lambda answer, n: _number(answer) < _number(n), frozenset({INTEGER, DECIMAL}), "is below"),
+    AT_MOST: LeafTest(lambda answer, n: _number(answer) <= _number(n), frozenset({INTEGER, DECIMAL}), "is at most"),
+    TRUE: LeafTest(lambda answer, _: answer is True, frozenset({BOOLEAN}), "yes"),
+    FALSE: LeafTest(lambda answer, _: answer is False, frozenset({BOOLEAN}), "no"),
 }
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from service.api.deps import StorageDep
 from service.auth import policy
 from service.review.web import page, signed_in
 from service.storage.access import list_access
@@ -20,11 +21,11 @@ ACTIONS = {"C": "create", "R": "read", "U": "decide / update", "D": "delete", "E
 
 
 @router.get("/review/access", include_in_schema=False)
-async def show_access(request: Request, agent: str = Query("", max_length=256), refused: str = "",
+async def show_access(request: Request, storage: StorageDep, agent: str = Query("", max_length=256), refused: str = "",
                       page_no: int = Query(1, alias="page", ge=1, le=10_000)):
     """Operators only: the access trail, 100 a page, by client or account and refused-only."""
     reviewer = await signed_in(request, policy.AUDIT_ALL)
-    rows = await run_in_threadpool(partial(list_access, request.app.state.storage, agent=agent or None,
+    rows = await run_in_threadpool(partial(list_access, storage, agent=agent or None,
                                            every_owner=True, limit=PAGE_SIZE * page_no + 1))
     if refused:
         rows = [r for r in rows if r.outcome != "0"]

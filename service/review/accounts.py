@@ -1,7 +1,6 @@
 """Signing in with lockout (OWASP Authentication Cheat Sheet: account lockout)."""
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -13,8 +12,6 @@ assert set(policy.PEOPLE) == set(repo.ROLES), "every stored role is a kind in th
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
-SESSION_LIFETIME = timedelta(hours=10)  # a shift; signing in again after it is expected
-IDLE_LIMIT = timedelta(minutes=30)
 
 
 @lru_cache(maxsize=1)
@@ -41,30 +38,3 @@ def authenticate(storage, username: str, password: str, now: datetime) -> repo.R
     rehash = repo.HASHER.check_needs_rehash(account.password_hash)
     repo.record_success(storage, account.id, now, repo.hash_password(password) if rehash else None)
     return account
-
-
-def session_key(token: str) -> str:
-    """What the database keeps of a session token: its SHA-256 (a stolen table opens no session)."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def start_session(storage, account: repo.ReviewerAccount, now: datetime) -> str:
-    """A new random session for the account; returns the token the cookie carries."""
-    token = secrets.token_urlsafe(32)
-    repo.open_session(storage, session_key(token), account.id, secrets.token_urlsafe(32), now, now + SESSION_LIFETIME)
-    return token
-
-
-def resume_session(storage, token: str, now: datetime) -> repo.SignedIn | None:
-    """The signed-in reviewer for a token, or None once it expired or sat idle 30 minutes."""
-    key = session_key(token)
-    found = repo.load_session(storage, key, now)
-    if found is None or now - found.last_seen > IDLE_LIMIT:
-        return None
-    if now - found.last_seen > timedelta(minutes=1):  # write at most once a minute per session
-        repo.touch_session(storage, key, now)
-    return found
-
-
-def end_session(storage, token: str) -> None:
-    repo.close_session(storage, session_key(token))

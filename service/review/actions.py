@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from service.api.deps import SettingsDep, StorageDep
 from service.auth import policy
 from service.engine.evaluate import DENY
 from service.errors import ApiError
@@ -15,6 +16,7 @@ from service.review.pages import case_page
 from service.review.web import first, page, problem_page, read_form, secure, signed_in
 from service.storage import claims as repo
 from service.storage import desk
+from service.storage.db import Storage
 
 router = APIRouter(tags=["reviewer desk"])
 
@@ -29,27 +31,26 @@ def posted_action(decision: str, fields: dict[str, list[str]]) -> dict:
 
 
 @router.post("/review/{response_id}/take", include_in_schema=False)
-async def take(request: Request, response_id: str):
+async def take(request: Request, storage: StorageDep, response_id: str):
     """Take a pended case (so two reviewers never work one at once), or say who has it."""
-    return await hold(request, response_id, take_it=True)
+    return await hold(request, storage, response_id, take_it=True)
 
 
 @router.post("/review/{response_id}/release", include_in_schema=False)
-async def release(request: Request, response_id: str):
+async def release(request: Request, storage: StorageDep, response_id: str):
     """Give a case back to the queue."""
-    return await hold(request, response_id, take_it=False)
+    return await hold(request, storage, response_id, take_it=False)
 
 
-async def hold(request: Request, response_id: str, *, take_it: bool) -> Response:
+async def hold(request: Request, storage: Storage, response_id: str, *, take_it: bool) -> Response:
     reviewer = await signed_in(request, policy.REVIEW)
     try:
         await read_form(request, reviewer)
     except ApiError as exc:
         return problem_page(request, exc.status, "Not done", exc.message, reviewer)
-    stored = await run_in_threadpool(repo.get_response, request.app.state.storage, response_id)
+    stored = await run_in_threadpool(repo.get_response, storage, response_id)
     if stored is None:
         return problem_page(request, 404, "No such request", f"No determination {response_id} is stored.", reviewer)
-    storage = request.app.state.storage
     if not take_it:
         await run_in_threadpool(desk.release_case, storage, stored.claim.id, reviewer.id)
         return secure(RedirectResponse("/review", status_code=303))
@@ -72,13 +73,13 @@ def friendly(exc: ApiError, stored) -> str:
 
 
 @router.post("/review/{response_id}/{decision}", include_in_schema=False)
-async def act_on_case(request: Request, response_id: str, decision: str):
+async def act_on_case(request: Request, storage: StorageDep, settings: SettingsDep, response_id: str,
+                      decision: str):
     """Approve, deny (signed after a preview), ask for information, or route: then back to the case."""
     reviewer = await signed_in(request, policy.REVIEW)
     if decision not in ACTIONS:
         return problem_page(request, 404, "No such action",
                             "The actions are approve, deny, request-info and route-to-physician.", reviewer)
-    storage, settings = request.app.state.storage, request.app.state.settings
     kept: dict = {"decision": decision}
     try:
         fields = await read_form(request, reviewer)

@@ -1,4 +1,5 @@
-"""The signed-in reviewer: a database session behind an HttpOnly, SameSite=Strict cookie, plus CSRF.
+"""The signed-in reviewer: a web-kit session (service/web/sessions.py) behind an HttpOnly, SameSite=Strict
+cookie, plus CSRF.
 
 `desk_principal` is what every desk page and form calls (a session only); `api_principal` is the
 reviewer API's (a session, or a payer client's token). Both raise 401 or return a Principal. OWASP Session Management and CSRF
@@ -10,12 +11,12 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
+from service.api.deps import get_desk_sessions, get_settings, get_token_secret
 from service.auth import policy
 from service.auth.policy import Principal
 from service.auth.tokens import read_token
-from service.errors import forbidden, unauthorized
-from service.review import accounts
-from service.web.pages import tokens_match
+from service.errors import unauthorized
+from service.web import sessions
 
 COOKIE = "pa_review"
 LOGIN_COOKIE = "pa_review_login"  # the sign-in form's double-submit CSRF token
@@ -33,12 +34,12 @@ def now_utc() -> datetime:
 def desk_principal(request: Request) -> Principal:
     """The person whose desk session cookie this request carries; 401 otherwise. The desk's pages and
     forms take a session only, never a bearer token (issue 20): no ambient credential but the cookie."""
-    token = request.cookies.get(COOKIE)
-    found = accounts.resume_session(request.app.state.storage, token, now_utc()) if token else None
-    if found is None:
+    found = get_desk_sessions(request).get(request.cookies.get(COOKIE))
+    if found is None or found.account is None:
         raise unauthorized("sign in to the reviewer desk first (POST /review/login); the session may have expired")
-    principal = policy.with_rules(Principal(found.role, found.username, None, (), found.npi, found.csrf),
-                                  request.app.state.settings.um_rules)
+    person = found.account
+    principal = policy.with_rules(Principal(person.role, person.username, None, (), person.npi, found.csrf),
+                                  get_settings(request).um_rules)
     request.scope.setdefault("state", {})["principal"] = principal  # the access trail names who was refused
     return principal
 
@@ -48,11 +49,11 @@ def api_principal(request: Request) -> Principal:
     token is refused by the permission table, whatever its scopes)."""
     bearer = request.headers.get("authorization", "")
     if bearer.lower().startswith("bearer ") and not request.cookies.get(COOKIE):
-        caller = read_token(bearer[7:].strip(), str(request.app.state.token_secret),
-                            request.app.state.settings.public_base_url)
+        settings = get_settings(request)
+        caller = read_token(bearer[7:].strip(), str(get_token_secret(request)), settings.public_base_url)
         if caller is None:
             raise unauthorized("the access token is not valid here (unknown, tampered or expired)")
-        caller = policy.with_rules(caller, request.app.state.settings.um_rules)
+        caller = policy.with_rules(caller, settings.um_rules)
         request.scope.setdefault("state", {})["principal"] = caller
         return caller
     return desk_principal(request)
@@ -66,13 +67,11 @@ def require(principal: Principal, permission: str) -> Principal:
 def check_csrf(principal: Principal, token: str | None) -> None:
     """403 unless a person's POST carries their session's CSRF token (form field or X-CSRF-Token header).
     A client's bearer token is no ambient credential, so there is nothing for a forged request to ride on."""
-    if not principal.is_person:
-        return
-    if not tokens_match(principal.csrf, token):
-        raise forbidden("the CSRF token is missing or wrong: reload the page and try again")
+    if principal.is_person:
+        sessions.check_csrf(principal.csrf, token)
 
 
 def cookie_options(request: Request) -> dict:
     """HttpOnly, SameSite=Strict, Secure when the service is served over https."""
-    secure = request.app.state.settings.public_base_url.startswith("https://")
+    secure = get_settings(request).public_base_url.startswith("https://")
     return {"httponly": True, "samesite": "strict", "secure": secure, "path": "/"}

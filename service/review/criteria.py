@@ -11,12 +11,11 @@ from markupsafe import Markup
 
 from service.engine.evaluate import check_leaf, evaluate_tree
 from service.policies.concepts import CONCEPTS
-from service.policies.model import AT_LEAST, AT_MOST, BELOW, FALSE, IN, IS, TRUE, AllOf, Fact, Node, Policy, Review, walk
+from service.policies.model import FALSE, LEAF_TESTS, TRUE, AllOf, Fact, Node, Policy, Review, walk
 from service.policies.registry import normalize_text
 from service.review.case import show_value
 
 STATUS = {True: "met", False: "not met", None: "unknown"}
-TEST_WORDS = {IS: "is", IN: "is one of", AT_LEAST: "is at least", BELOW: "is below", AT_MOST: "is at most"}
 
 
 @dataclass
@@ -34,11 +33,12 @@ class CriterionView:
 def describe_fact(fact: Fact) -> str:
     """A leaf test in words: 'CD22 status is Positive', 'Patient age in years is at least 1'."""
     concept = CONCEPTS[fact.concept]
+    words = LEAF_TESTS[fact.test].words  # the leaf-test registry's row says how the test reads
     if fact.test in (TRUE, FALSE):
-        return f"{concept.display}: {'yes' if fact.test == TRUE else 'no'}"
+        return f"{concept.display}: {words}"
     values = fact.value if isinstance(fact.value, tuple) else (fact.value,)
     shown = " or ".join(show_value(fact.concept, v) for v in values)
-    return f"{concept.display} {TEST_WORDS.get(fact.test, fact.test)} {shown}"
+    return f"{concept.display} {words} {shown}"
 
 
 def judge(policy: Policy, answers: Mapping[str, object], anchors: Mapping[str, str]) -> CriterionView:

@@ -2,22 +2,26 @@
 from __future__ import annotations
 
 import secrets
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from service.api.deps import DeskSessionsDep, StorageDep
 from service.auth import policy
 from service.auth.guard import access_event, write_events
 from service.errors import ApiError
 from service.review import accounts
 from service.review.auth import COOKIE, CSRF_FIELD, LOGIN_COOKIE, cookie_options, desk_principal, now_utc
 from service.review.web import page, parse_form, problem_page, read_form, secure
-from service.web.pages import tokens_match
+from service.storage.db import Storage
+from service.web.sessions import check_csrf
 
 router = APIRouter(tags=["reviewer desk"])
 REFUSED = ("Sign-in refused: the username or password is wrong, or the account is locked "
            f"for {accounts.LOCKOUT.seconds // 60} minutes after {accounts.MAX_FAILURES} failed attempts.")
+STALE = "The sign-in form was stale or not ours: please try again."
 
 
 def safe_next(target: str) -> str:
@@ -39,42 +43,39 @@ async def show_login(request: Request, next: str = ""):
 
 
 @router.post("/review/login", include_in_schema=False)
-async def sign_in(request: Request):
+async def sign_in(request: Request, storage: StorageDep, sessions: DeskSessionsDep):
     """Check the form's CSRF token and the password; on success a new session (never a reused id)."""
     try:
         fields = {k: v[0] for k, v in (await parse_form(request, 20)).items()}
+        check_csrf(request.cookies.get(LOGIN_COOKIE, ""), fields.get(CSRF_FIELD, ""))  # double-submit
     except ApiError as exc:
-        return login_form(request, exc.status, "The form could not be read.")
-    cookie, posted = request.cookies.get(LOGIN_COOKIE, ""), fields.get(CSRF_FIELD, "")
-    if not tokens_match(cookie, posted):
-        return login_form(request, 403, "The sign-in form was stale or not ours: please try again.")
-    storage, now = request.app.state.storage, now_utc()
+        return login_form(request, exc.status, STALE if exc.status == 403 else "The form could not be read.")
+    now = now_utc()
     account = await run_in_threadpool(accounts.authenticate, storage, fields.get("username", ""),
                                       fields.get("password", ""), now)
     claimed = fields.get("username", "").strip().lower()[:64] or "anonymous"
     if account is None:
-        await record_sign_in(request, claimed, 401, "desk sign-in refused")
+        await record_sign_in(storage, claimed, 401, "desk sign-in refused")
         return login_form(request, 401, REFUSED, fields.get("next", ""))
-    await record_sign_in(request, account.username, 200, f"desk sign-in ({account.role})")
-    old = request.cookies.get(COOKIE)
-    if old:
-        await run_in_threadpool(accounts.end_session, storage, old)
-    token = await run_in_threadpool(accounts.start_session, storage, account, now)
+    await record_sign_in(storage, account.username, 200, f"desk sign-in ({account.role})")
+    # a new id at sign-in, the one the browser had before ended in the same write (session fixation)
+    cookie = await run_in_threadpool(partial(sessions.open, reviewer_id=account.id,
+                                             replacing=request.cookies.get(COOKIE), now=now))
     target = safe_next(fields.get("next", "")) or policy.HOME[account.role]
     response = secure(RedirectResponse(target, status_code=303))
-    response.set_cookie(COOKIE, token, max_age=int(accounts.SESSION_LIFETIME.total_seconds()), **cookie_options(request))
+    response.set_cookie(COOKIE, cookie, max_age=int(sessions.rules.lifetime.total_seconds()), **cookie_options(request))
     response.delete_cookie(LOGIN_COOKIE, **cookie_options(request))
     return response
 
 
-async def record_sign_in(request: Request, username: str, status: int, detail: str) -> None:
+async def record_sign_in(storage: Storage, username: str, status: int, detail: str) -> None:
     """A sign-in, allowed or refused, in the access trail (issue 20); the name as typed, never the password."""
     event = access_event(None, "E", "session", None, status, "/review/login", detail=detail)
-    await write_events(request.app.state.storage, [event | {"agent": username}])
+    await write_events(storage, [event | {"agent": username}])
 
 
 @router.post("/review/logout", include_in_schema=False)
-async def sign_out(request: Request):
+async def sign_out(request: Request, sessions: DeskSessionsDep):
     """End the session on the server (CSRF-checked), then forget the cookie."""
     try:
         reviewer = await run_in_threadpool(desk_principal, request)
@@ -83,7 +84,7 @@ async def sign_out(request: Request):
         if exc.status == 401:
             return secure(RedirectResponse("/review/login", status_code=303))
         return problem_page(request, exc.status, "Not signed out", exc.message)
-    await run_in_threadpool(accounts.end_session, request.app.state.storage, request.cookies.get(COOKIE, ""))
+    await run_in_threadpool(sessions.end, request.cookies.get(COOKIE))
     response = secure(RedirectResponse("/review/login", status_code=303))
     response.delete_cookie(COOKIE, **cookie_options(request))
     return response

@@ -1,15 +1,14 @@
-"""Access-control state every worker shares: signing secrets, SMART app sessions, the access trail."""
+"""Access-control state every worker shares: signing secrets and the access trail (sessions: sessions.py)."""
 from __future__ import annotations
 
 import secrets
-import time
 from datetime import datetime
 
-from sqlalchemy import delete, false, insert, select
+from sqlalchemy import false, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from service.storage.db import Storage
-from service.storage.tables import AccessEvent, ServerSecret, SmartSession, utcnow
+from service.storage.tables import AccessEvent, ServerSecret, utcnow
 
 
 def server_secret(storage: Storage, name: str) -> str:
@@ -62,25 +61,3 @@ def list_access(storage: Storage, *, since: datetime | None = None, agent: str |
         query = query.where(AccessEvent.agent == agent)
     with storage.sessions() as session:
         return list(session.scalars(query))
-
-
-def load_session(storage: Storage, key: str) -> dict | None:
-    """A live SMART session's data by the hash of its id, or None (absent or expired)."""
-    with storage.sessions() as session:
-        row = session.scalar(select(SmartSession).where(SmartSession.key == key))
-    return row.data if row is not None and row.expires_at > time.time() else None
-
-
-def save_session(storage: Storage, key: str, expires_at: float, data: dict) -> None:
-    with storage.write() as session:
-        row = session.get(SmartSession, key)
-        if row is None:
-            session.add(SmartSession(key=key, expires_at=expires_at, data=data))
-        else:
-            row.data, row.expires_at = data, expires_at
-        session.execute(delete(SmartSession).where(SmartSession.expires_at < time.time()))
-
-
-def delete_session(storage: Storage, key: str) -> None:
-    with storage.write() as session:
-        session.execute(delete(SmartSession).where(SmartSession.key == key))

@@ -1,24 +1,23 @@
-"""Reviewer accounts (argon2id hashes) and their database sessions.
+"""Reviewer accounts (argon2id hashes); their sessions are the web kit's (service/storage/sessions.py).
 
-Passwords are kept only as argon2id hashes (RFC 9106; OWASP Password Storage Cheat Sheet);
-a session row holds the SHA-256 of the browser's random token, never the token itself.
+Passwords are kept only as argon2id hashes (RFC 9106; OWASP Password Storage Cheat Sheet).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.auth.policy import PEOPLE
 from service.errors import conflict, invalid, problem
 from service.fhir.npi import NPI_RULE, is_valid_npi
 from service.storage.db import Storage
-from service.storage.tables import ReviewerAccount, ReviewerSession, utcnow
+from service.storage.sessions import end_sessions_of
+from service.storage.tables import ReviewerAccount, utcnow
 
 # The roles an account may hold; what each may do is service/review/accounts.py PERMISSIONS.
 ROLES = PEOPLE  # the desk's roles are the person kinds of the permission table
@@ -81,7 +80,7 @@ def record_failure(storage: Storage, reviewer_id: int, limit: int, lock_until: d
         row.failed_attempts += 1
         if row.failed_attempts >= limit:
             row.failed_attempts, row.locked_until = 0, lock_until
-            session.execute(delete(ReviewerSession).where(ReviewerSession.reviewer_id == reviewer_id))
+            session.execute(end_sessions_of(reviewer_id))
 
 
 def record_success(storage: Storage, reviewer_id: int, now: datetime, new_hash: str | None = None) -> None:
@@ -90,46 +89,3 @@ def record_success(storage: Storage, reviewer_id: int, now: datetime, new_hash: 
         values["password_hash"] = new_hash
     with storage.write() as session:
         session.execute(update(ReviewerAccount).where(ReviewerAccount.id == reviewer_id).values(**values))
-
-
-def open_session(storage: Storage, key: str, reviewer_id: int, csrf: str, now: datetime, expires_at: datetime) -> None:
-    with storage.write() as session:
-        session.execute(delete(ReviewerSession).where(ReviewerSession.expires_at < now))  # sweep old ones
-        session.add(ReviewerSession(key=key, reviewer_id=reviewer_id, csrf=csrf, created_at=now,
-                                    expires_at=expires_at, last_seen=now))
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    username: str
-    role: str
-    npi: str | None
-    csrf: str
-    last_seen: datetime
-
-
-def load_session(storage: Storage, key: str, now: datetime) -> SignedIn | None:
-    """The account behind a live session of an active, unlocked reviewer, or None."""
-    with storage.sessions() as session:
-        found = session.execute(
-            select(ReviewerSession, ReviewerAccount).join(ReviewerAccount, ReviewerAccount.id == ReviewerSession.reviewer_id)
-            .where(ReviewerSession.key == key)).first()
-    if found is None:
-        return None
-    row, account = found
-    expires, locked = row.expires_at, account.locked_until
-    if expires is None or expires <= now or not account.active or (locked is not None and locked > now):
-        return None
-    return SignedIn(account.username, account.role, account.npi, row.csrf, row.last_seen or now)
-
-
-def touch_session(storage: Storage, key: str, now: datetime) -> None:
-    with storage.write() as session:
-        session.execute(update(ReviewerSession).where(ReviewerSession.key == key).values(last_seen=now))
-
-
-def close_session(storage: Storage, key: str) -> None:
-    with storage.write() as session:
-        session.execute(delete(ReviewerSession).where(ReviewerSession.key == key))
-
-

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from service.errors import invalid, not_found, problem
 from service.storage.accounts import MIN_PASSWORD, hash_password
 from service.storage.db import Storage
+from service.storage.sessions import end_sessions_of
 from service.storage.tables import (
     AccessEvent,
     Claim,
@@ -24,15 +25,15 @@ from service.storage.tables import (
     OutboxRow,
     QuestionnaireResponseRow,
     ReviewerAccount,
-    ReviewerSession,
     ServerSecret,
-    SmartSession,
     TokenUse,
+    WebSession,
     utcnow,
 )
 
 # The secrets every worker shares (service/auth/routes.py, service/smart/routes.py): what each signs.
-SECRETS = {"access-token": "backend access tokens (HS256)", "smart-session": "SMART app session cookies"}
+SECRETS = {"access-token": "backend access tokens (HS256)",
+           "smart-session": "session cookies of the SMART app and the reviewer desk"}
 FINAL = ("approve", "deny", "cancel")  # decisions a pruned claim may have; a pended one is still open
 
 
@@ -63,8 +64,7 @@ def prune(storage: Storage, keep: Retention, *, dry_run: bool = False, now: date
         ("hook_feedback", HookFeedback, HookFeedback.created_at < before["hook"]),
         ("subscription_outbox", OutboxRow, (OutboxRow.created_at < before["outbox"]) & (OutboxRow.state != "pending")),
         ("token_use", TokenUse, TokenUse.expires_at < epoch),
-        ("smart_sessions", SmartSession, SmartSession.expires_at < epoch),
-        ("reviewer_sessions", ReviewerSession, ReviewerSession.expires_at < now),
+        ("web_sessions", WebSession, WebSession.expires_at < now),  # the SMART app's and the desk's
         # a claim's children first, then the claim (no reliance on ON DELETE CASCADE)
         ("claim_responses", ClaimResponseRow, ClaimResponseRow.claim_id.in_(old_claims)),
         ("questionnaire_responses", QuestionnaireResponseRow, QuestionnaireResponseRow.claim_id.in_(old_claims)),
@@ -117,7 +117,7 @@ def change_account(storage: Storage, username: str, **values: object) -> None:
         if row is None:
             raise not_found(f"reviewer {username!r}")
         session.execute(update(ReviewerAccount).where(ReviewerAccount.id == row.id).values(**values))
-        session.execute(delete(ReviewerSession).where(ReviewerSession.reviewer_id == row.id))
+        session.execute(end_sessions_of(row.id))
 
 
 def set_active(storage: Storage, username: str, active: bool) -> None:

@@ -50,6 +50,11 @@ class Claim(Base):
     """One PAS request (Claim/$submit), keyed by its idempotency key; holds the current state."""
 
     __tablename__ = "claims"
+    # 0011: the queue's keyset order (open cases first, then across decisions) and the report's period scan,
+    # covering what it counts (issue 25).
+    __table_args__ = (Index("ix_claims_queue", "decision", "due_at", "created_at", "id"),
+                      Index("ix_claims_due", "due_at", "created_at", "id"),
+                      Index("ix_claims_received", "created_at", "payer_id", "priority", "decision", "decided_at"))
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     # Bundle.identifier, else Claim.identifier, else a hash of the canonical request (PAS retries).
@@ -171,15 +176,6 @@ class HookFeedback(Base):
 
 
 
-class SmartSession(Base):
-    """A SMART app session, shared by every worker (the browser holds only its signed id)."""
-
-    __tablename__ = "smart_sessions"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the session id
-    expires_at: Mapped[float] = mapped_column(Float, index=True)
-    data: Mapped[dict] = mapped_column(JSON)
-
-
 class AccessEvent(Base):
     """One access to patient data (FHIR R4 AuditEvent, rendered from this row): who, what, how it ended.
 
@@ -234,13 +230,17 @@ class ReviewerAccount(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-class ReviewerSession(Base):
-    """A signed-in browser (or system): server-side, so signing out or locking ends it at once."""
+class WebSession(Base):
+    """A signed-in browser of the SMART app or the desk (issue 27: one table, service/web/sessions.py):
+    server-side, so signing out, locking or disabling an account ends it at once."""
 
-    __tablename__ = "reviewer_sessions"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
-    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"), index=True)
-    csrf: Mapped[str] = mapped_column(String(64))
+    __tablename__ = "web_sessions"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's random id
+    app: Mapped[str] = mapped_column(String(8))  # "smart" | "desk": a cookie of one app opens nothing in the other
+    # the desk's account; its sessions go with it (ON DELETE CASCADE), and locking deletes them by this column
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))  # the per-session synchronizer token (OWASP CSRF)
+    data: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.errors import Issue, bad_request, invalid, problem
+from service.errors import FHIR_JSON, Issue, bad_request, invalid, problem
 from service.fhir.origins import Refused, decide
 from service.storage.subscriptions import NewSubscription
 from service.subscriptions import (
@@ -18,7 +18,6 @@ from service.subscriptions import (
 )
 from service.subscriptions.headers import read_headers
 
-FHIR_JSON = "application/fhir+json"
 CONTENTS = ("id-only", "full-resource")  # backport-content-value-set minus `empty`
 DEFAULT_CONTENT = "id-only"
 FILTER_KEY = "orgIdentifier"  # the PAS topic's one canFilterBy parameter (comparator eq)

@@ -1,7 +1,6 @@
 """Subscription create, read, search, delete and $status (R4 Subscriptions Backport; PAS 2.2.1 profile-subscription)."""
 from __future__ import annotations
 
-import re
 from functools import partial
 
 from fastapi import APIRouter, Request
@@ -9,11 +8,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from service.api.body import read_json
-from service.api.deps import PrincipalDep, SettingsDep, StorageDep, get_principal
+from service.api.deps import HttpDep, PrincipalDep, SettingsDep, StorageDep, get_principal
 from service.api.openapi import json_body
-from service.errors import ApiError, Issue, not_found
+from service.errors import gone, not_found
 from service.fhir.bundle import searchset
 from service.fhir.outcome import fhir_response
+from service.fhir.shape import is_fhir_id
 from service.storage import subscriptions as repo
 from service.storage.db import Storage
 from service.subscriptions import PAS_SUBSCRIPTION_PROFILE, SUBSCRIPTION_PROFILE
@@ -22,7 +22,6 @@ from service.subscriptions.request import read_subscription
 from service.subscriptions.worker import post_notification
 
 router = APIRouter(tags=["subscriptions"])
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 STATUSES = (repo.REQUESTED, repo.ACTIVE, repo.ERROR, repo.OFF)
 
 
@@ -41,22 +40,19 @@ def render_subscription(sub: repo.SubscriptionRow) -> dict:
 
 def find_own(storage: Storage, request: Request, subscription_id: str) -> repo.SubscriptionRow:
     """The caller's subscription, or 404 (another owner's is as unknown as a missing one). The id is checked
-    first: a path that names no resource (`$status` with no id) is a 404, not a question of who asks."""
+    first: a path that names no resource (`$status` with no id: no guard row, no caller) is a 404, not a
+    question of who asks, so the caller is read here and not by a PrincipalDep."""
     sub = None
-    if FHIR_ID.fullmatch(subscription_id):
+    if is_fhir_id(subscription_id):
         sub = repo.get_subscription(storage, subscription_id, owner=get_principal(request).owner)
     if sub is None:
         raise not_found(f"Subscription/{subscription_id}")
     return sub
 
 
-def gone(subscription_id: str) -> ApiError:
-    """410: a deleted resource (R4 http.html#read)."""
-    return ApiError(410, (Issue("deleted", f"Subscription/{subscription_id} was deleted"),))
-
-
 @router.post("/fhir/Subscription", openapi_extra=json_body("PAS Subscription (R4 backport, rest-hook)"))
-async def create_subscription(request: Request, caller: PrincipalDep, storage: StorageDep, settings: SettingsDep):
+async def create_subscription(request: Request, caller: PrincipalDep, storage: StorageDep, settings: SettingsDep,
+                              http: HttpDep):
     """Create: stored as requested, a handshake posted to the endpoint, then active (or error with why)."""
     wanted = read_subscription(await read_json(request), settings.subscription_origins)
     base = settings.public_base_url
@@ -64,7 +60,7 @@ async def create_subscription(request: Request, caller: PrincipalDep, storage: S
                                   storage, wanted)
     request.state.audit_ref = ("Subscription", sub.id)
     # Checked again at connect time: the name is resolved once and every address it has must be allowed.
-    error = await post_notification(request.app.state.http.under(settings.subscription_origins), sub,
+    error = await post_notification(http.under(settings.subscription_origins), sub,
                                     build_notification(base, sub, HANDSHAKE))
     updated = await run_in_threadpool(repo.record_handshake, storage, sub.id,
                                       None if error is None else f"handshake: {error}")
@@ -84,7 +80,7 @@ def read_subscription_route(subscription_id: str, request: Request, storage: Sto
     """FHIR read of one of the caller's subscriptions; 410 once deleted."""
     sub = find_own(storage, request, subscription_id)
     if sub.deleted_at is not None:
-        raise gone(subscription_id)
+        raise gone(f"Subscription/{subscription_id}")
     return fhir_response(render_subscription(sub))
 
 
@@ -100,7 +96,7 @@ def search_subscriptions(caller: PrincipalDep, storage: StorageDep, settings: Se
 @router.delete("/fhir/Subscription/{subscription_id}")
 def delete_subscription(subscription_id: str, request: Request, storage: StorageDep):
     """FHIR delete: status off, nothing more is sent; deleting again is fine (204)."""
-    if not FHIR_ID.fullmatch(subscription_id) or not repo.delete_subscription(
+    if not is_fhir_id(subscription_id) or not repo.delete_subscription(
             storage, subscription_id, owner=get_principal(request).owner):
         raise not_found(f"Subscription/{subscription_id}")
     return Response(status_code=204)

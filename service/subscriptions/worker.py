@@ -145,18 +145,18 @@ class DeliveryWorker:
             self.thread.join(timeout=10)
 
 
-def start_subscriptions(app, render: Render) -> DeliveryWorker:
+def start_subscriptions(app, render: Render, policy: DeliveryPolicy) -> DeliveryWorker:
     """Start the delivery worker at app start-up and stop it at shutdown (app.state.shutdown_hooks).
 
-    `render(response_id)` gives the PAS response Bundle for full-resource payloads. Tests may set
-    `app.state.subscription_policy` (a DeliveryPolicy) before start-up for short intervals.
+    `render(response_id)` gives the PAS response Bundle for full-resource payloads; `policy` is
+    AppServices.delivery (create_app's `delivery=`: tests pass short intervals).
     """
-    policy = getattr(app.state, "subscription_policy", None) or DeliveryPolicy()
-    settings = app.state.settings
+    services = app.state.services
+    settings = services.settings
     # Every post is checked against SUBSCRIPTION_ALLOWED_ORIGINS again at connect time (DNS, issue 20).
-    http = app.state.http.under(settings.subscription_origins)
-    worker = DeliveryWorker(app.state.storage, http, settings.public_base_url, render, policy)
-    app.state.subscriptions = worker
+    worker = DeliveryWorker(services.storage, services.http.under(settings.subscription_origins),
+                            settings.public_base_url, render, policy)
+    app.state.subscriptions = worker  # tests/test_ssrf.py and tests/subscriptions stop it by this name
     app.state.shutdown_hooks.append(worker.close)
     worker.start()
     return worker

@@ -5,7 +5,6 @@ and the DTR form's, which allows inline style attributes because LHC-Forms write
 """
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from pathlib import Path
 
@@ -52,11 +51,6 @@ def problem_page(request: Request, status: int, title: str, message: str, *, tem
 def redirect(url: str) -> Response:
     """303 See Other to a path on this site, with the security headers."""
     return secure(RedirectResponse(url, status_code=303))
-
-
-def tokens_match(expected: str | None, given: str | None) -> bool:
-    """A CSRF synchronizer or double-submit check (OWASP CSRF cheat sheet), in constant time."""
-    return bool(expected) and bool(given) and secrets.compare_digest(str(given).encode(), str(expected).encode())
 
 
 class SignInFirst(Exception):

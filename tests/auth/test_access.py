@@ -183,6 +183,23 @@ def test_grant_type_request_and_scope_errors(api, keys):
     assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
 
 
+def test_token_refusals_are_rfc6749_json_not_operation_outcomes(api, keys):
+    """RFC 6749 section 5.2, through the one error renderer (issue 27): exactly {error, error_description},
+    application/json, no-store, and a Basic challenge only on the 401 (invalid_client)."""
+    refused = ask(api, assertion(keys["a"], "nobody", "a1"))
+    assert refused.status_code == 401 and set(refused.json()) == {"error", "error_description"}
+    assert refused.headers["content-type"] == "application/json"
+    assert refused.headers["cache-control"] == "no-store"
+    assert refused.headers["www-authenticate"] == 'Basic realm="token"'
+    for bad in (api.post("/auth/token", content=b"grant_type=x", headers={"content-type": "text/plain"}),
+                api.post("/auth/token", content=b"grant_type=\xff", headers={
+                    "content-type": "application/x-www-form-urlencoded"}),
+                ask(api, assertion(keys["b"], "clinic-b", "b1"), "system/AuditEvent.rs")):
+        assert bad.status_code == 400 and bad.headers["content-type"] == "application/json", bad.text
+        assert set(bad.json()) == {"error", "error_description"} and "resourceType" not in bad.json()
+        assert bad.headers["cache-control"] == "no-store" and "www-authenticate" not in bad.headers
+
+
 def call(api, method: str, path: str, headers: dict | None = None):
     body = {"resourceType": "Parameters", "parameter": []}
     return api.request(method, path, headers=headers or {}, json=body if method == "POST" else None)

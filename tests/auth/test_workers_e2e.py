@@ -17,8 +17,8 @@ from service.auth.tokens import ASSERTION_TYPE
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import BASE
 from tests.pas.server import running_server
-from tests.smart.mock_ehr import chart_for, running_ehr
-from tests.storage.pg import throwaway_database
+from tests.support.databases import throwaway_database
+from tests.support.ehr import chart_for, running_ehr
 
 
 @pytest.fixture(scope="module")

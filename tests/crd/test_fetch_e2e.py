@@ -1,13 +1,13 @@
-"""End to end over loopback: a real uvicorn serving order-sign, the chart fetched from a mock EHR."""
+"""End to end over loopback: a real uvicorn serving order-sign, the chart fetched from the fake EHR on a port."""
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from tests.crd.mock_fhir import mock_fhir_server
 from tests.crd.requests import besponsa_request, coverage_bundle, coverage_info, hook_request
 from tests.fixtures.charts import NEG, cd22_percent, condition, patient, ph, practitioner_role
 from tests.pas.server import running_server
+from tests.support.ehr import running_ehr
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +23,16 @@ def ehr_resources(payer="aetna", birth="1980-01-01"):
 
 
 def test_no_prefetch_fetches_the_chart_with_the_bearer_token(server):
-    with mock_fhir_server(ehr_resources(birth="2015-06-01")) as (base, seen):
-        req = hook_request([besponsa_request()], prefetch={}, fhirServer=base,
+    with running_ehr(ehr_resources(birth="2015-06-01"), tokens={"secret-token"}) as ehr:
+        req = hook_request([besponsa_request()], prefetch={}, fhirServer=ehr.url,
                            fhirAuthorization={"access_token": "secret-token", "token_type": "Bearer",
                                               "expires_in": 300, "scope": "patient/*.read", "subject": "crd"})
         r = httpx.post(f"{server.url}/cds-services/besponsa-order-sign", json=req, timeout=10)
     assert r.status_code == 200, r.text
     info = coverage_info(r.json()["systemActions"][0])
     assert info["covered"] == ["not-covered"]  # the fetched chart shows an 11-year-old: Aetna covers adults
-    assert seen and all(authorized for _, authorized in seen)
-    assert any(path.startswith("/Coverage?patient=p1&status=active") for path, _ in seen)
+    assert ehr.requests and not ehr.refused  # every read carried the token
+    assert any(call.startswith("GET Coverage?patient=p1&status=active") for call in ehr.requests)
 
 
 def test_ehr_down_is_a_412_not_a_silent_answer(server):
@@ -46,8 +46,8 @@ def test_ehr_down_is_a_412_not_a_silent_answer(server):
 
 
 def test_wrong_token_at_the_ehr_is_a_412(server):
-    with mock_fhir_server(ehr_resources()) as (base, _):
-        req = hook_request([besponsa_request()], prefetch={}, fhirServer=base,
+    with running_ehr(ehr_resources(), tokens={"secret-token"}) as ehr:
+        req = hook_request([besponsa_request()], prefetch={}, fhirServer=ehr.url,
                            fhirAuthorization={"access_token": "wrong", "token_type": "Bearer"})
         r = httpx.post(f"{server.url}/cds-services/besponsa-order-sign", json=req, timeout=10)
     assert r.status_code == 412 and "401" in r.json()["issue"][0]["diagnostics"]
@@ -65,15 +65,15 @@ def dispatch_request(base: str | None, refs: list[str]) -> dict:
 
 def test_dispatched_orders_missing_from_prefetch_are_read_from_the_ehr(server):
     order = besponsa_request(rid="mr-d", status="active")
-    with mock_fhir_server([order]) as (base, seen):
+    with running_ehr([order], tokens={"secret-token"}) as ehr:
         r = httpx.post(f"{server.url}/cds-services/besponsa-order-dispatch",
-                       json=dispatch_request(base, ["MedicationRequest/mr-d", "MedicationRequest/../Patient/p1"]),
+                       json=dispatch_request(ehr.url, ["MedicationRequest/mr-d", "MedicationRequest/../Patient/p1"]),
                        timeout=10)
     assert r.status_code == 200, r.text
     actions = r.json()["systemActions"]
     assert [a["resource"]["id"] for a in actions] == ["mr-d"]
     assert coverage_info(actions[0])["doc-needed"] == ["clinical"]  # order-dispatch is a primary hook
-    assert seen == [("/MedicationRequest/mr-d", True)]  # only the well-formed order reference was read
+    assert ehr.requests == ["GET MedicationRequest/mr-d"] and not ehr.refused  # only the well-formed reference
 
 
 def test_dispatched_order_without_ehr_access_gets_no_assertion(server):
@@ -83,9 +83,9 @@ def test_dispatched_order_without_ehr_access_gets_no_assertion(server):
 
 
 def test_a_dispatched_order_the_ehr_does_not_have_is_a_412(server):
-    with mock_fhir_server([]) as (base, _):
+    with running_ehr([], tokens={"secret-token"}) as ehr:
         r = httpx.post(f"{server.url}/cds-services/besponsa-order-dispatch",
-                       json=dispatch_request(base, ["MedicationRequest/gone"]), timeout=10)
+                       json=dispatch_request(ehr.url, ["MedicationRequest/gone"]), timeout=10)
     assert r.status_code == 412 and "404" in r.json()["issue"][0]["diagnostics"]
 
 
@@ -104,12 +104,12 @@ def test_a_medication_only_the_ehr_holds_is_read_to_recognise_besponsa(server):
     order = besponsa_request(rid="mr-ref")
     del order["medicationCodeableConcept"]
     order["medicationReference"] = {"reference": "Medication/med-9"}
-    with mock_fhir_server([med]) as (base, seen):
-        req = hook_request([order], prefetch={"coverage": coverage_bundle("aetna"), **chart()}, fhirServer=base,
+    with running_ehr([med], tokens={"secret-token"}) as ehr:
+        req = hook_request([order], prefetch={"coverage": coverage_bundle("aetna"), **chart()}, fhirServer=ehr.url,
                            fhirAuthorization={"access_token": "secret-token", "token_type": "Bearer"})
         r = httpx.post(f"{server.url}/cds-services/besponsa-order-sign", json=req, timeout=10)
         no_access = httpx.post(f"{server.url}/cds-services/besponsa-order-sign",
                                json=hook_request([order], prefetch=req["prefetch"]), timeout=10)
     assert [a["resource"]["id"] for a in r.json()["systemActions"]] == ["mr-ref"]
-    assert seen == [("/Medication/med-9", True)]
+    assert ehr.requests == ["GET Medication/med-9"] and not ehr.refused
     assert no_access.status_code == 200 and no_access.json()["systemActions"] == []

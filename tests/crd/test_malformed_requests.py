@@ -10,11 +10,11 @@ from hypothesis import settings as given_settings
 from hypothesis import strategies as st
 
 from service.app import create_app
-from service.config import Settings
 from service.fhir.shape import readable, resource_problems
 from tests.crd.requests import besponsa_request, hook_request
 from tests.crd.test_hook_contexts import ENCOUNTER, ORDER, request, searchset
 from tests.support.json_tree import JUNK, paths, replace
+from tests.support.settings import make_settings
 
 SIGN = "/cds-services/besponsa-order-sign"
 BASE = hook_request([besponsa_request()])
@@ -39,7 +39,7 @@ SPOTS = [(hook, p) for hook, body in BASES.items() for p in paths(body)
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), public_base_url="http://testserver", auth_disabled=True)
+    settings = make_settings(tmp_path_factory.mktemp("crd-fuzz"), auth_disabled=True)
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c
 
@@ -57,12 +57,9 @@ def test_one_junk_value_anywhere_is_never_a_500(client, spot, junk):
         assert r.json()["resourceType"] == "OperationOutcome"
 
 
-def test_every_base_request_is_answered():
+def test_every_base_request_is_answered(tmp_path):
     """The fuzzed requests start from calls that work, so each junk value is the only fault."""
-    import tempfile
-
-    from fastapi.testclient import TestClient as Client
-    with Client(create_app(Settings(data_dir=tempfile.mkdtemp(), public_base_url="http://testserver", auth_disabled=True))) as c:
+    with TestClient(create_app(make_settings(tmp_path, auth_disabled=True))) as c:
         for hook, body in BASES.items():
             r = c.post(f"/cds-services/besponsa-{hook}", json=body)
             assert r.status_code == 200 and r.json()["systemActions"], hook

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 
 from tests.crd.requests import besponsa_request, hook_request
+from tests.support.settings import make_settings
 
 ISS = "https://ehr.example.org"
 AUD = "http://testserver/cds-services/besponsa-order-sign"
@@ -29,14 +30,13 @@ def keys():
 @pytest.fixture()
 def secured(tmp_path, keys):
     from service.app import create_app
-    from service.config import Settings
     jwks = {"keys": [
         {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(keys["es"].public_key())), "kid": "es-1", "alg": "ES384"},
         {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(keys["rs"].public_key())), "kid": "rs-1", "alg": "RS384"}]}
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps(jwks))
-    settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver",
-                        cds_trusted_issuers=json.dumps({ISS: {"jwks_file": str(path)}}), cds_allow_unsigned=False)
+    settings = make_settings(tmp_path, cds_trusted_issuers=json.dumps({ISS: {"jwks_file": str(path)}}),
+                             cds_allow_unsigned=False)
     with TestClient(create_app(settings)) as c:
         yield c
 
@@ -163,10 +163,8 @@ def jku_token(keys, jku: str, key="es", kid="es-1"):
 
 def test_jku_keys_are_fetched_only_from_the_allow_list_and_cached(tmp_path, keys):
     from service.app import create_app
-    from service.config import Settings
     with jwks_server({"keys": [public_jwk(keys["es"], "es-1")]}) as (base, state):
-        settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver",
-                            cds_trusted_issuers=json.dumps({ISS: {"jku": [f"{base}/jwks"]}}))
+        settings = make_settings(tmp_path, cds_trusted_issuers=json.dumps({ISS: {"jku": [f"{base}/jwks"]}}))
         with TestClient(create_app(settings)) as c:
             assert call(c, jku_token(keys, f"{base}/jwks")).status_code == 200
             assert call(c, jku_token(keys, f"{base}/jwks")).status_code == 200
@@ -182,10 +180,8 @@ def test_jku_keys_are_fetched_only_from_the_allow_list_and_cached(tmp_path, keys
 
 def test_jku_that_cannot_be_read_is_401_not_500(tmp_path, keys):
     from service.app import create_app
-    from service.config import Settings
     dead = "http://127.0.0.1:9/jwks"
-    settings = Settings(data_dir=tmp_path / "data", public_base_url="http://testserver",
-                        cds_trusted_issuers=json.dumps({ISS: {"jku": [dead]}}))
+    settings = make_settings(tmp_path, cds_trusted_issuers=json.dumps({ISS: {"jku": [dead]}}))
     with TestClient(create_app(settings)) as c:
         r = call(c, jku_token(keys, dead))
         assert r.status_code == 401 and "could not be read" in r.json()["issue"][0]["diagnostics"]
@@ -229,9 +225,8 @@ def test_an_unreadable_jwks_file_stops_start_up(tmp_path):
 def test_unsigned_hook_calls_are_refused_by_default(tmp_path, monkeypatch):
     """Issue 20: with no CDS_TRUSTED_ISSUERS and no CDS_ALLOW_UNSIGNED, a hook call is a 401, not served."""
     from service.app import create_app
-    from service.config import Settings
     monkeypatch.delenv("CDS_ALLOW_UNSIGNED", raising=False)
-    with TestClient(create_app(Settings(data_dir=tmp_path / "d", public_base_url="http://testserver"))) as c:
+    with TestClient(create_app(make_settings(tmp_path))) as c:
         refused = call(c, None)
         assert refused.status_code == 401 and "CDS_ALLOW_UNSIGNED" in refused.text
         assert "cdsHooks" not in c.get("/readyz").json()
@@ -242,9 +237,7 @@ def test_unsigned_hook_calls_are_refused_by_default(tmp_path, monkeypatch):
 
 def test_an_operator_may_allow_unsigned_calls_and_readyz_says_so(tmp_path):
     from service.app import create_app
-    from service.config import Settings
-    with TestClient(create_app(Settings(data_dir=tmp_path / "d", public_base_url="http://testserver",
-                                        cds_allow_unsigned=True))) as c:
+    with TestClient(create_app(make_settings(tmp_path, cds_allow_unsigned=True))) as c:
         assert call(c, None).status_code == 200
         assert "unsigned" in c.get("/readyz").json()["cdsHooks"]
 

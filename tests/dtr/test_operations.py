@@ -105,8 +105,8 @@ def test_populate_fetches_the_chart_from_the_ehr(settings):
     from fastapi.testclient import TestClient
 
     from service.app import create_app
-    from tests.support.fake_ehr import BASE, FakeEhr
-    ehr = FakeEhr([patient("1970-01-01"), condition("C83.30"), practitioner_role("207RH0003X")])
+    from tests.support.ehr import BASE, Ehr
+    ehr = Ehr([patient("1970-01-01"), condition("C83.30"), practitioner_role("207RH0003X")])
     ehr.tokens.add("secret-token")
     with TestClient(create_app(settings, transport=ehr.transport)) as client:
         r = client.post("/fhir/Questionnaire/besponsa-nanthealth/$populate", json={"resourceType": "Parameters", "parameter": [
@@ -122,8 +122,8 @@ def test_populate_with_an_ehr_that_refuses_the_token_is_a_502(settings):
     from fastapi.testclient import TestClient
 
     from service.app import create_app
-    from tests.support.fake_ehr import BASE, FakeEhr
-    with TestClient(create_app(settings, transport=FakeEhr([patient()]).transport)) as client:
+    from tests.support.ehr import BASE, Ehr
+    with TestClient(create_app(settings, transport=Ehr([patient()]).transport)) as client:
         r = client.post("/fhir/Questionnaire/besponsa-aetna/$populate", json={"resourceType": "Parameters", "parameter": [
             {"name": "subject", "valueReference": {"reference": "Patient/p1"}},
             {"name": "fhirServer", "valueUrl": BASE}, {"name": "fhirAuthorization", "valueString": "wrong"}]})

@@ -11,15 +11,17 @@ from service.errors import ApiError
 from service.fhir.chart import CHART_QUERIES, prefetch_tokens, read_chart
 from service.fhir.client import FhirServer, HttpClient
 from tests.fixtures.charts import condition, patient
-from tests.support.fake_ehr import BASE, FakeEhr
+from tests.support.ehr import BASE, Ehr
 
 
 def observations(count: int, pid: str) -> list[dict]:
     return [{"resourceType": "Observation", "id": f"{pid}-o{n}", "status": "final",
-             "subject": {"reference": f"Patient/{pid}"}, "code": {"text": f"lab {n}"}} for n in range(count)]
+             "subject": {"reference": f"Patient/{pid}"},  # a code the chart query asks for (code=)
+             "code": {"coding": [{"system": "http://loinc.org", "code": "14017-8"}], "text": f"lab {n}"}}
+            for n in range(count)]
 
 
-def read(ehr: FakeEhr, pid: str = "p1") -> list[dict]:
+def read(ehr: Ehr, pid: str = "p1") -> list[dict]:
     token = "t"
     ehr.tokens.add(token)
     server = FhirServer(HttpClient(transport=ehr.transport), BASE, token)
@@ -28,7 +30,7 @@ def read(ehr: FakeEhr, pid: str = "p1") -> list[dict]:
 
 def test_every_page_of_every_search_is_read_and_only_this_patients():
     mine, theirs = observations(23, "p1"), observations(5, "p2")
-    ehr = FakeEhr([patient(), {**condition("C91.00"), "subject": {"reference": "Patient/p1"}}, *mine, *theirs],
+    ehr = Ehr([patient(), {**condition("C91.00"), "subject": {"reference": "Patient/p1"}}, *mine, *theirs],
                   page_size=5)
     chart = read(ehr)
     found = {r["id"] for r in chart if r["resourceType"] == "Observation"}
@@ -39,7 +41,7 @@ def test_every_page_of_every_search_is_read_and_only_this_patients():
 
 
 def test_a_next_link_off_the_ehrs_base_is_refused_not_followed():
-    ehr = FakeEhr([patient(), *observations(3, "p1")], page_size=2)
+    ehr = Ehr([patient(), *observations(3, "p1")], page_size=2)
     original = ehr.handle
 
     def hostile(request: httpx.Request) -> httpx.Response:

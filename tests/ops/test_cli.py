@@ -102,9 +102,10 @@ def test_reviewer_accounts_from_the_command_line(cli, environment, capsys):
     from datetime import timedelta
 
     from service.config import get_settings
-    from service.review.accounts import MAX_FAILURES, authenticate, resume_session, start_session
+    from service.review.accounts import MAX_FAILURES, authenticate
     from service.storage import open_storage
     from service.storage.tables import utcnow
+    from service.web.sessions import DESK, SessionStore
 
     def typed(line: str) -> None:
         environment.setattr("sys.stdin", io.StringIO(line + "\n"))
@@ -123,12 +124,15 @@ def test_reviewer_accounts_from_the_command_line(cli, environment, capsys):
     try:
         account = authenticate(storage, "nurse.a", "correct horse battery", now)
         assert account is not None
-        session = start_session(storage, account, now)
+        sessions = SessionStore(storage, "secret", DESK)
+        cookie = sessions.open(reviewer_id=account.id, now=now)
+        assert sessions.get(cookie, now) is not None
         assert cli("reviewer", "disable", "nurse.a")[0] == 0
         assert "disabled" in cli("reviewer", "list")[1]
-        assert resume_session(storage, session, now) is None  # its session ended with it
+        assert sessions.get(cookie, now) is None  # its session ended with it
         assert authenticate(storage, "nurse.a", "correct horse battery", now) is None
         assert cli("reviewer", "enable", "nurse.a")[0] == 0
+        assert sessions.get(cookie, now) is None  # ended, not suspended: enabling does not bring it back
         typed("another long password")
         assert cli("reviewer", "reset-password", "nurse.a", "--password-stdin")[0] == 0
         assert authenticate(storage, "nurse.a", "correct horse battery", now) is None

@@ -20,8 +20,9 @@ from service.app import SettingsError, create_app
 from service.auth.tokens import ASSERTION_TYPE
 from service.config import Settings
 from service.ops.clients import public_jwk
-from tests.conftest import TEST_ORIGINS, postgres_url
 from tests.pas.server import ROOT, free_port, server_env
+from tests.support.databases import postgres_url
+from tests.support.settings import TEST_ORIGINS
 
 
 def start_up(tmp_path: Path, database_url: str | None = None, **env: str) -> subprocess.CompletedProcess:

@@ -21,10 +21,10 @@ from service.auth.tokens import ASSERTION_TYPE
 from service.config import Settings
 from service.ops.clients import public_jwk
 from service.storage.tables import AccessEvent, Claim, ClaimResponseRow, HookCall, ServerSecret, utcnow
-from tests.conftest import TEST_ORIGINS
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import BASE, MISSING_CD22
-from tests.storage.pg import throwaway_database
+from tests.support.databases import throwaway_database
+from tests.support.settings import TEST_ORIGINS
 
 SUBMIT = "/fhir/Claim/$submit"
 

@@ -8,45 +8,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
-from sqlalchemy.engine import make_url
 
 from service.storage.db import request_deadline
 from tests.pas.bundles import request_bundle
 from tests.pas.cases import BASE
 from tests.pas.server import running_server
-from tests.storage.pg import throwaway_database
-from tests.storage.test_outage import Proxy, via
+from tests.support.proxy import DEADLINES, Proxy
+from tests.support.settings import make_settings
 
-DEADLINES = {"DB_CONNECT_TIMEOUT_SECONDS": "2", "DB_STATEMENT_TIMEOUT_SECONDS": "3", "DB_POOL_TIMEOUT_SECONDS": "2"}
 CONCURRENT = 60
 PROBE_LIMIT = 2.0  # seconds /healthz and /readyz may take while the database is silent
-
-
-class SilentProxy(Proxy):
-    """In "stall" the connections already open stay open and swallow what is sent (a database that hangs, or
-    a network path that drops packets), and new ones are accepted and never answered."""
-
-    def pipe(self, source, sink) -> None:
-        try:
-            while data := source.recv(65536):
-                if self.mode == "pass":
-                    sink.sendall(data)
-        except OSError:
-            pass
-        for s in (source, sink):
-            try:
-                s.close()
-            except OSError:
-                pass
-
-
-@pytest.fixture(scope="module")
-def database():
-    with throwaway_database() as url:
-        if not url:
-            pytest.skip("TEST_DATABASE_URL not set (no PostgreSQL reachable)")
-        yield url
 
 
 def timed(call) -> tuple[int | str, float]:
@@ -58,20 +29,18 @@ def timed(call) -> tuple[int | str, float]:
     return status, time.monotonic() - started
 
 
-def test_sixty_requests_on_a_silent_database_each_get_503_in_time(database, tmp_path):
-    from service.config import Settings
-    deadline = request_deadline(Settings(**{k.lower(): float(v) for k, v in DEADLINES.items()})) + 1.0  # + HTTP
-    target = make_url(database)
-    proxy = SilentProxy((target.host or "127.0.0.1", target.port or 5432))
+def test_sixty_requests_on_a_silent_database_each_get_503_in_time(postgres_database, tmp_path):
+    deadline = request_deadline(make_settings(tmp_path, **{k.lower(): float(v) for k, v in DEADLINES.items()})) + 1.0
+    proxy = Proxy.before(postgres_database)
     try:
-        with running_server(tmp_path / "data", via(proxy, database), **DEADLINES) as server:
+        with running_server(tmp_path / "data", proxy.url(postgres_database), **DEADLINES) as server:
             ok = httpx.post(f"{server.url}/fhir/Claim/$submit", json=request_bundle("aetna", BASE), timeout=30)
             assert ok.status_code == 200
             rid = ok.json()["entry"][0]["resource"]["id"]
             with ThreadPoolExecutor(CONCURRENT) as warm:  # fill the pool with live connections first
                 list(warm.map(lambda _: httpx.get(f"{server.url}/fhir/ClaimResponse/{rid}", timeout=30),
                               range(CONCURRENT)))
-            proxy.mode = "stall"  # connections stay open, nothing more is forwarded, new ones hang
+            proxy.mode = "stall"  # not switch(): connections stay open, nothing more is forwarded, new ones hang
             limit = deadline + 10  # the client gives up here; a request past `deadline` fails the test anyway
 
             def read(i: int):

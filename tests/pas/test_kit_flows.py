@@ -160,7 +160,7 @@ def own_storage(request, tmp_path):
     """A storage of this test's own (a throwaway PostgreSQL database: the servers' tables stay untouched)."""
     from service.config import Settings
     from service.storage import open_storage
-    from tests.storage.pg import throwaway_database
+    from tests.support.databases import throwaway_database
     with throwaway_database() as url:
         if request.param == "postgresql" and not url:
             pytest.skip("TEST_DATABASE_URL not set (no PostgreSQL reachable)")

@@ -8,20 +8,13 @@ import pytest
 from tests.pas.server import running_server
 from tests.review.desk import NURSE, OPERATOR, PHYSICIAN, make_accounts, signed_in
 from tests.review.seed import seed_rows
-from tests.storage.pg import empty_tables, throwaway_database
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def desk_backend(request, tmp_path_factory):
-    """(name, data_dir, database_url): a fresh SQLite directory, or a fresh PostgreSQL database."""
-    data_dir = tmp_path_factory.mktemp(f"desk-{request.param}") / "data"
-    if request.param == "sqlite":
-        yield request.param, data_dir, None
-        return
-    with throwaway_database() as url:
-        if not url:
-            pytest.skip("TEST_DATABASE_URL not set (no PostgreSQL reachable)")
-        yield request.param, data_dir, url
+@pytest.fixture(scope="module")
+def desk_backend(backend):
+    """(name, data_dir, database_url): tests/conftest.py's `backend`, a fresh SQLite directory or PostgreSQL
+    database for this module."""
+    return backend
 
 
 @pytest.fixture(scope="module")
@@ -73,23 +66,7 @@ def storage(desk):
     store.close()
 
 
-@pytest.fixture(scope="module")
-def unit_pg_url():
-    with throwaway_database() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path, unit_pg_url):
-    """A migrated storage: a fresh SQLite file, or the module's PostgreSQL database emptied after each test."""
-    from service.config import Settings
-    from service.storage import open_storage
-    if request.param == "postgresql" and not unit_pg_url:
-        pytest.skip("TEST_DATABASE_URL not set (no PostgreSQL reachable)")
-    storage = open_storage(Settings(data_dir=tmp_path / "data",
-                                    database_url=unit_pg_url if request.param == "postgresql" else None))
-    storage.migrate()
-    yield storage
-    if storage.engine.dialect.name == "postgresql":
-        empty_tables(storage.engine)
-    storage.close()
+@pytest.fixture()
+def store(migrated_storage):
+    """A migrated storage: a fresh SQLite file, or the module's scratch PostgreSQL database emptied after each test."""
+    return migrated_storage

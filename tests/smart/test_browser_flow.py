@@ -7,8 +7,8 @@ import pytest
 from tests.pas.server import running_server
 from tests.smart.axe import assert_accessible
 from tests.smart.flows import CONTACTS, CONTEXT, answers, field, launch, submit, wait_saved
-from tests.smart.mock_ehr import chart_for, running_ehr
 from tests.support.browser import BROWSER_TESTS, save_screenshot
+from tests.support.ehr import chart_for, running_ehr
 
 pytestmark = BROWSER_TESTS
 

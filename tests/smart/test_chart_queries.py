@@ -11,14 +11,13 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.crd.services import SERVICES_BY_ID
 from service.fhir.chart import CHART_QUERIES
-from tests.smart.mock_ehr import chart_for
-from tests.support.fake_ehr import BASE, FakeEhr
+from tests.support.ehr import BASE, Ehr, chart_for
 
 ONCOLOGIST = {"resourceType": "PractitionerRole", "id": "role1", "practitioner": {"reference": "Practitioner/dr1"},
               "specialty": [{"coding": [{"system": "http://nucc.org/provider-taxonomy", "code": "207RX0202X"}]}]}
 
 
-def open_form(settings, ehr: FakeEhr) -> dict:
+def open_form(settings, ehr: Ehr) -> dict:
     """Launch, authorize, call back and open the form; the Questionnaire the page renders."""
     with TestClient(create_app(settings, transport=ehr.transport)) as client:
         r = client.get(f"/smart/launch?iss={BASE}&launch=L1", follow_redirects=False)
@@ -43,20 +42,20 @@ def initial_of(questionnaire: dict, link_id: str) -> object:
 
 @pytest.mark.parametrize("fhir_user", ["Practitioner/dr1", "PractitionerRole/role1"])
 def test_the_app_prefills_prescriber_oncologist_from_the_users_role(settings, fhir_user):
-    ehr = FakeEhr(chart_for("nanthealth", ONCOLOGIST), fhir_user=fhir_user)
+    ehr = Ehr(chart_for("nanthealth", ONCOLOGIST), fhir_user=fhir_user)
     questionnaire = open_form(settings, ehr)
     assert initial_of(questionnaire, "prescriber-oncologist") == [True]
     assert any(r.startswith("GET PractitionerRole?") for r in ehr.requests)
 
 
 def test_without_a_role_the_question_stays_open(settings):
-    ehr = FakeEhr(chart_for("nanthealth"))
+    ehr = Ehr(chart_for("nanthealth"))
     assert initial_of(open_form(settings, ehr), "prescriber-oncologist") == []
 
 
 def test_crd_prefetch_and_the_app_ask_the_same_queries(settings):
     """One table: CRD discovery advertises each query the app reads (the app fills in the user)."""
-    ehr = FakeEhr(chart_for("nanthealth", ONCOLOGIST), fhir_user="PractitionerRole/role1")
+    ehr = Ehr(chart_for("nanthealth", ONCOLOGIST), fhir_user="PractitionerRole/role1")
     open_form(settings, ehr)
     asked = {r.removeprefix("GET ") for r in ehr.requests if r.startswith("GET ")}
     prefetch = SERVICES_BY_ID["besponsa-order-sign"].prefetch
@@ -66,7 +65,7 @@ def test_crd_prefetch_and_the_app_ask_the_same_queries(settings):
         assert filled in asked, (query.key, sorted(asked))
 
 
-def open_page(settings, ehr: FakeEhr) -> str:
+def open_page(settings, ehr: Ehr) -> str:
     with TestClient(create_app(settings, transport=ehr.transport)) as client:
         r = client.get(f"/smart/launch?iss={BASE}&launch=L1", follow_redirects=False)
         callback = ehr.authorize(r.headers["location"]).removeprefix(settings.public_base_url)
@@ -75,7 +74,7 @@ def open_page(settings, ehr: FakeEhr) -> str:
 
 
 def test_the_form_says_which_chart_entry_each_answer_came_from_beside_the_answer(settings):
-    ehr = FakeEhr(chart_for("nanthealth", ONCOLOGIST))
+    ehr = Ehr(chart_for("nanthealth", ONCOLOGIST))
     page = open_page(settings, ehr)
     questionnaire = json.loads(re.search(r'id="questionnaire">(.*?)</script>', page, re.S).group(1))
     marks = json.loads(re.search(r'id="provenance">(.*?)</script>', page, re.S).group(1))
@@ -105,7 +104,7 @@ def test_a_new_launch_finds_the_autosaved_draft_of_this_form_only(settings):
                 "system": "http://example.org/fhir/CodeSystem/pa-criteria", "code": "with-tki"}}]}]}
     other_form = {**mine, "id": "qr-other", "questionnaire": "http://example.org/Questionnaire/other",
                   "authored": "2026-12-02T10:00:00+00:00"}
-    ehr = FakeEhr(chart_for("nanthealth", mine, other_form))
+    ehr = Ehr(chart_for("nanthealth", mine, other_form))
     marks = json.loads(re.search(r'id="provenance">(.*?)</script>', open_page(settings, ehr), re.S).group(1))
     assert marks["regimen"] == {"kind": "draft", "at": "2026-12-01T10:00:00+00:00", "text": "From your saved draft"}
     assert any(r.startswith("GET QuestionnaireResponse?patient=p1") for r in ehr.requests)

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 from service.smart.oauth import make_pkce
-from service.smart.session import SessionStore
-from tests.smart.mock_ehr import chart_for, running_ehr
+from service.web.sessions import SessionStore, smart_rules
+from tests.support.ehr import chart_for, running_ehr
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def test_pkce_challenge_is_s256_of_the_verifier():
@@ -21,16 +24,20 @@ def test_session_cookie_is_signed_expires_and_is_shared_through_the_database(tmp
     from service.storage import open_storage
     storage = open_storage(Settings(data_dir=tmp_path))
     storage.migrate()
-    store = SessionStore(storage, "secret", ttl_seconds=60)
-    sid = store.create({"a": 1})
-    assert store.get(store.sign(sid))["a"] == 1
+    store = SessionStore(storage, "secret", smart_rules(60))
+    cookie = store.open({"a": 1}, now=NOW)
+    assert store.get(cookie, NOW).data["a"] == 1
+    sid = cookie.partition(".")[0]
     assert store.get(sid + ".forged") is None and store.get(None) is None and store.get("é.x") is None
-    other_worker = SessionStore(storage, "secret", ttl_seconds=60)  # another process, same database
-    assert other_worker.get(store.sign(sid))["a"] == 1
-    rotated = store.rotate(store.sign(sid), {"a": 2})
-    assert store.get(store.sign(sid)) is None and store.get(store.sign(rotated))["a"] == 2
-    expired = SessionStore(storage, "secret", ttl_seconds=-1)
-    assert expired.get(expired.sign(expired.create({}))) is None
+    assert SessionStore(storage, "other secret", smart_rules(60)).get(cookie, NOW) is None  # signed
+    other_worker = SessionStore(storage, "secret", smart_rules(60))  # another process, same database
+    assert other_worker.get(cookie, NOW).data["a"] == 1
+    rotated = store.open({"a": 2}, replacing=cookie, now=NOW)
+    assert store.get(cookie, NOW) is None and store.get(rotated, NOW).data["a"] == 2
+    assert store.get(rotated, NOW + timedelta(minutes=60)) is None  # the TTL after the last change
+    store.save(rotated, {"a": 3}, now=NOW + timedelta(minutes=50))  # every page that changes it renews it
+    assert store.get(rotated, NOW + timedelta(minutes=109)).data["a"] == 3
+    assert store.get(rotated, NOW + timedelta(minutes=110)) is None
 
 
 def test_launch_redirects_with_pkce_state_aud_and_scopes(client):

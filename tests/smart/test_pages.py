@@ -11,7 +11,7 @@ from service.smart.context import banner
 from service.smart.form import build_pas_request, build_response, chart_mark, inquiry_bundle
 from service.smart.outcome import needed_facts
 from tests.smart.flows import answers
-from tests.smart.mock_ehr import chart_for
+from tests.support.ehr import chart_for
 
 
 def form(payer: str) -> dict:

@@ -6,8 +6,8 @@ import httpx
 
 from tests.smart.axe import assert_accessible
 from tests.smart.flows import CONTEXT, answers, choose, field, launch, submit, unfocused_stops
-from tests.smart.mock_ehr import chart_for, running_ehr
 from tests.support.browser import BROWSER_TESTS, save_screenshot
+from tests.support.ehr import chart_for, running_ehr
 
 pytestmark = BROWSER_TESTS
 

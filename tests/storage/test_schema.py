@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from service.storage.migrate import current_revision
 from service.storage.tables import Base
-from tests.storage.pg import throwaway_database
+from tests.support.databases import NO_POSTGRES, throwaway_database
 
 
 # The newest revision the migration scripts define (the chain must end in exactly one head).
@@ -30,8 +30,8 @@ def script_head() -> str:
 HEAD = script_head()
 
 TABLES = {"claims", "questionnaire_responses", "claim_responses", "audit_events",
-          "hook_call", "hook_feedback", "token_use", "smart_sessions", "access_events", "server_secrets",
-          "reviewers", "reviewer_sessions", "subscriptions", "subscription_outbox"}
+          "hook_call", "hook_feedback", "token_use", "web_sessions", "access_events", "server_secrets",
+          "reviewers", "subscriptions", "subscription_outbox"}
 
 
 def test_head_creates_every_table(storage):
@@ -71,7 +71,7 @@ def test_concurrent_workers_migrate_once(backend, tmp_path):
     from service.storage import open_storage
     with throwaway_database() as pg_url:
         if backend == "postgresql" and not pg_url:
-            pytest.skip("no PostgreSQL")
+            pytest.skip(NO_POSTGRES)
         url = pg_url if backend == "postgresql" else ""
         results = run_workers(str(tmp_path / "data"), url)
         assert [r.returncode for r in results] == [0] * 4, [r.stderr[-800:] for r in results]

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from service.subscriptions import PAS_TOPIC, PAYLOAD_CONTENT
 from service.subscriptions.worker import DeliveryPolicy
-from tests.storage.pg import empty_tables, throwaway_database
 from tests.subscriptions.receiver import Receiver
+from tests.support.databases import empty_tables, throwaway_database
 from tests.support.fhir_validate import ig_package
 
 # The receiver is on loopback: delivery there must be listed (SUBSCRIPTION_ALLOWED_ORIGINS, issue 20).
@@ -90,9 +90,7 @@ def receiver():
 def running_app(settings, policy: DeliveryPolicy = FAST):
     """The service under test with its delivery worker on `policy`; leaving stops the worker."""
     from service.app import create_app
-    app = create_app(settings)
-    app.state.subscription_policy = policy
-    with TestClient(app) as client:
+    with TestClient(create_app(settings, delivery=policy)) as client:
         yield client
 
 

@@ -33,7 +33,7 @@ from service.fhir.bundle import flatten
 from tests.crd.requests import PAYER_NAMES, besponsa_request, chart, coverage_bundle
 from tests.fixtures.charts import POS, medication_statement, practitioner_role
 from tests.pas.server import free_port
-from tests.smart.mock_ehr import chart_for
+from tests.support.ehr import chart_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "medplum"
@@ -59,7 +59,7 @@ def crd_chart(payer: str, *extra: dict, role: str | None = "207RX0202X", **kwarg
 
 
 def smart_chart(payer: str, role: str | None = "207RX0202X") -> list[dict]:
-    """tests/smart/mock_ehr.py chart_for(payer): named patient, MRN, member id, dosed order; and the user."""
+    """tests/support/ehr.py chart_for(payer): named patient, MRN, member id, dosed order; and the user."""
     return [*chart_for(payer), PRACTITIONER, *([practitioner_role(role)] if role else [])]
 
 

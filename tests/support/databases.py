@@ -1,18 +1,27 @@
-"""A throwaway PostgreSQL database per test session (never touches the shared `test` tables), emptied between tests."""
+"""The databases tests run on (issue 27): SQLite always; PostgreSQL when TEST_DATABASE_URL names a server,
+as a throwaway database of its own (never the shared `test` database's tables)."""
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import postgres_url
+# The one reason a PostgreSQL test is skipped; scripts/test.sh sets TEST_DATABASE_URL when a server answers.
+NO_POSTGRES = "TEST_DATABASE_URL not set (no PostgreSQL reachable)"
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL server the tests may use, or None."""
+    return os.environ.get("TEST_DATABASE_URL") or None
 
 
 @contextmanager
-def throwaway_database():
-    """Yield the URL of a fresh database on TEST_DATABASE_URL's server; drop it afterwards."""
+def throwaway_database() -> Iterator[str | None]:
+    """Yield the URL of a fresh database on TEST_DATABASE_URL's server and drop it afterwards; None without one."""
     base = postgres_url()
     if not base:
         yield None
