@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import StorageDep
 from service.auth import policy
+from service.auth.guard import access_event, write_events
 from service.errors import ApiError
 from service.review.auth import now_utc
 from service.review.pages import case_page
@@ -73,4 +74,8 @@ async def record_peer_to_peer(request: Request, response_id: str, storage: Stora
         return await case_page(request, reviewer, response_id, 409, error=str(exc), kept=kept)
     except ValueError as exc:
         return await case_page(request, reviewer, response_id, 422, error=str(exc), kept=kept)
+    # The access trail (/fhir/AuditEvent) names who changed the case, as every reviewer decision does.
+    await write_events(storage, [access_event(reviewer, "U", "ClaimResponse", response_id, 200, "/review/peer-to-peer",
+                                              detail=f"peer-to-peer {step['step']} by {reviewer.describe()}",
+                                              owner=stored.claim.owner)])
     return secure(RedirectResponse(f"/review/{response_id}?done=peer-to-peer#peer-title", status_code=303))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from service.storage.peer import MAX_NOTE, MAX_WITH, OutOfOrder, peer_steps, record_peer_step
-from service.storage.tables import Claim, ClaimEvent
+from service.storage.tables import AccessEvent, Claim, ClaimEvent
 from tests.pas.cases import CD22_NEGATIVE, MISSING_CD22
 from tests.review.desk import NURSE, PHYSICIAN, submit
 
@@ -110,6 +110,12 @@ def test_a_physician_records_a_peer_to_peer_after_a_denial(physician, nurse, ano
     assert [(a, d["step"]) for a, d in steps] == [(NURSE, "requested"), (PHYSICIAN, "scheduled"),
                                                   (PHYSICIAN, "held"), (PHYSICIAN, "outcome")]
     assert steps[1][1]["when"] == "2026-11-27T14:30:00+00:00"
+    with storage.sessions() as session:  # the access trail (/fhir/AuditEvent) names who recorded each step
+        trail = session.execute(select(AccessEvent.agent, AccessEvent.detail).where(
+            AccessEvent.route == "/review/peer-to-peer", AccessEvent.resource_id == case["id"])
+            .order_by(AccessEvent.id)).all()
+    assert [a for a, _ in trail] == [NURSE, PHYSICIAN, PHYSICIAN, PHYSICIAN]
+    assert [d.split(" by ")[0] for _, d in trail] == [f"peer-to-peer {s}" for s in ("requested", "scheduled", "held", "outcome")]
 
 
 def test_only_the_desk_reviewers_record_it_with_their_csrf_token(desk, nurse, operator, anon):
